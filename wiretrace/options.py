@@ -41,6 +41,9 @@ class IngestOptions:
 class SegmentOptions:
     min_words: int = 3  # shorter lines inside the body are headings, not sentences
     boilerplate: bool = True  # apply the boilerplate rules
+    max_heading_words: int = 12  # a title-like line without final punctuation up to this is a heading
+    max_caption_words: int = 25  # a body line this short right above a picture credit is its caption
+    head_paragraphs: int = 8  # bylines and bare date lines count as boilerplate only this near the top
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,8 @@ class AlignOptions:
     min_shared_words: int = 2  # a paraphrase shares at least this many content words
     merge_margin: float = 0.12  # a second counterpart must score within this of the best
     max_matches: int = 3  # counterparts kept per sentence (merges and splits)
+    support: float = 0.3  # a weaker paraphrase score, accepted next to accepted pairs ...
+    support_window: int = 2  # ... within this many sentences in both articles
 
 
 @dataclass(frozen=True)
@@ -71,12 +76,68 @@ class AttributeOptions:
 
 
 @dataclass(frozen=True)
+class StoreOptions:
+    path: str = "wiretrace.db"  # the store file; `--db` and $WIRETRACE_DB override it
+    busy_timeout: float = 30.0  # seconds a writer or reader waits for another writer's lock
+    batch_size: int = 256  # articles per transaction in `add`
+
+
+@dataclass(frozen=True)
+class IndexOptions:
+    # LSH over MinHash signatures (fingerprint.num_perm == bands * rows). A pair with word-3-gram
+    # Jaccard J shares a bucket with probability 1 - (1 - J**rows)**bands: with 64 bands of 2 rows,
+    # J=0.3 is found with p=0.998 and J=0.2 with p=0.93 (real rewrites share only ~0.3).
+    bands: int = 64
+    rows: int = 2
+    bucket_cap: int = 200  # skip LSH buckets shared by more articles than this (boilerplate)
+    min_jaccard: float = 0.05  # estimated Jaccard below which a bucket collision is noise
+    neighbours: int = 32  # nearest sentences looked up per query sentence
+    min_cosine: float = 0.7  # a stored sentence this close to a query sentence is a semantic hit
+    min_semantic: float = 0.1  # share of query sentences with a hit below which an article is noise
+    quantization: str = "i8"  # usearch vector quantisation: "i8", "f16" or "f32"
+    candidates: int = 24  # candidates aligned in full by `sources`
+
+
+@dataclass(frozen=True)
+class ClusterOptions:
+    # Stories (same event): average-linkage clustering of articles on a blend of body-embedding
+    # cosine and TF-IDF cosine of content words and names; tuned on ECB+ dev.
+    story_threshold: float = 0.30  # average similarity at or above which two clusters merge
+    semantic_weight: float = 0.5  # weight of the embedding cosine (the rest is TF-IDF cosine)
+    name_weight: float = 1.5  # names count this many times a content word in the TF-IDF vector
+    title_weight: float = 2.0  # title words count this many times a body word
+    story_days: float = 0.0  # > 0: articles published further apart than this many days ...
+    date_penalty: float = 0.5  # ... have their similarity multiplied by (1 - date_penalty)
+    neighbours: int = 30  # nearest articles compared per article when the corpus exceeds dense_limit
+    dense_limit: int = 3000  # up to this many articles every pair is compared
+    max_component: int = 4000  # a linked group larger than this is split by raising its edge floor
+    # Reuse families (same text lineage): trees from the derived pairs.
+    min_share: float = 0.15  # a pair whose derived_share is below this is not an edge
+    parent_margin: float = 0.25  # an extra parent is kept if its share is within this of the best
+    max_parents: int = 3  # most parents of one article (a composite of several sources)
+    min_lineage: float = 0.25  # an article whose estimated share of root text falls below this ...
+    max_depth: int = 6  # ... or that lies deeper than this below the root starts its own family
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    workers: int = 0  # processes comparing candidate pairs (0: one per CPU core)
+    batch: int = 32  # articles per work unit sent to a process
+    window_days: float = 0.0  # > 0: only pairs published at most this many days apart are compared
+    candidates: int = 12  # most candidates per article aligned in full
+
+
+@dataclass(frozen=True)
 class Options:
     ingest: IngestOptions = field(default_factory=IngestOptions)
     segment: SegmentOptions = field(default_factory=SegmentOptions)
     fingerprint: FingerprintOptions = field(default_factory=FingerprintOptions)
     align: AlignOptions = field(default_factory=AlignOptions)
     attribute: AttributeOptions = field(default_factory=AttributeOptions)
+    store: StoreOptions = field(default_factory=StoreOptions)
+    index: IndexOptions = field(default_factory=IndexOptions)
+    cluster: ClusterOptions = field(default_factory=ClusterOptions)
+    scan: ScanOptions = field(default_factory=ScanOptions)
 
 
 DEFAULTS = Options()

@@ -1,0 +1,403 @@
+"""Sentence alignment between two articles: which sentences of one were copied, edited or
+paraphrased from which sentences of the other, and which are new or left out.
+
+Alignment is many-to-many: every pair of body sentences is scored, a derived sentence keeps every
+counterpart that scores near its best and adds words the others do not explain (a merge), and a
+source sentence may be matched by several derived sentences (a split). Order plays no part, so
+reordering costs nothing.
+
+Each pair is scored on two kinds of evidence. Lexical: shared content words weighted by how rare
+they are in the two articles (the protagonist's name, in every sentence, proves little), the word
+edit ratio and the character ratio (rapidfuzz). Semantic: the cosine of sentence embeddings. Cosine
+alone cannot tell "raised the rate" from "cut the rate", so pairs are checked for changed numbers,
+names and polarity before they count as paraphrases.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from rapidfuzz import fuzz
+from rapidfuzz.distance import Indel, Opcodes
+
+from . import fingerprint as fp
+from .models import (
+    EDITED,
+    NEW,
+    OMITTED,
+    PARAPHRASE,
+    USED,
+    VERBATIM,
+    Alignment,
+    ChangedFact,
+    Document,
+    Labelled,
+    Match,
+    Sentence,
+)
+from .options import AlignOptions
+
+# Pairs of words that flip a statement's meaning. Stems (prefixes) so inflections match.
+POLARITY = (
+    ("rais", "cut"), ("rais", "lower"), ("increas", "decreas"), ("increas", "cut"), ("rise", "fall"),
+    ("rose", "fell"), ("gain", "los"), ("won", "lost"), ("win", "lose"), ("approv", "reject"),
+    ("accept", "reject"), ("higher", "lower"), ("up", "down"), ("allow", "ban"), ("acquit", "convict"),
+    ("guilty", "innocent"), ("expand", "shrink"), ("grew", "shrank"), ("open", "clos"),
+    ("support", "oppos"), ("confirm", "den"), ("surplus", "deficit"), ("boost", "cut"),
+)
+_NEGATION = re.compile(r"\b(not|no|never|n't|without)\b", re.IGNORECASE)
+_QUOTED = re.compile(r"[\"“”«»„]([^\"“”«»„]{3,})[\"“”«»„]")
+
+FEATURES = (
+    "semantic",  # embedding cosine
+    "dice",  # rarity-weighted shared content stems, Dice
+    "contain",  # ... as a share of the shorter sentence
+    "word_ratio",  # word-level edit similarity (Indel)
+    "char_ratio",  # character-level similarity of the lower-cased text
+    "numbers_agree",  # 1 when numbers agree or neither has any, 0 when they conflict
+    "names_agree",  # the same for names
+    "length_ratio",  # shorter / longer, in words
+    "clause",  # best embedding cosine between the two sentences' clauses (or whole sentences)
+)
+
+
+@dataclass(frozen=True)
+class PairModel:
+    """Logistic combination of the pair features into the probability that two sentences say the
+    same thing. Fitted by ``eval/fit.py`` on the development data; shipped in ``data/``."""
+
+    features: tuple[str, ...]
+    weights: tuple[float, ...]
+    bias: float
+
+    def predict_proba(self, rows: np.ndarray) -> np.ndarray:
+        index = [FEATURES.index(f) for f in self.features]
+        z = rows[..., index] @ np.asarray(self.weights) + self.bias
+        return 1.0 / (1.0 + np.exp(-z))
+
+
+# Used when no fitted model is shipped: semantic evidence counts most, lexical evidence next.
+BASELINE_MODEL = PairModel(("clause", "dice", "word_ratio"), (9.0, 4.0, 2.0), -7.0)
+
+
+@lru_cache(maxsize=1)
+def load_pair_model() -> PairModel:
+    path = Path(__file__).parent / "data" / "pair_model.json"
+    if not path.is_file():
+        return BASELINE_MODEL
+    data = json.loads(path.read_text("utf-8"))
+    return PairModel(tuple(data["features"]), tuple(float(w) for w in data["weights"]), float(data["bias"]))
+
+
+@dataclass(frozen=True)
+class _Side:
+    """Per-sentence lexical material of one article's body, computed once per comparison."""
+
+    sentences: tuple[Sentence, ...]
+    words: tuple[tuple[fp.Word, ...], ...]
+    stems: tuple[frozenset[str], ...]
+    numbers: tuple[frozenset[str], ...]
+    names: tuple[frozenset[str], ...]
+    lowered: tuple[str, ...]
+
+
+def _side(sentences: tuple[Sentence, ...]) -> _Side:
+    ws = tuple(tuple(fp.words(s.text, s.start)) for s in sentences)
+    return _Side(
+        sentences,
+        ws,
+        tuple(frozenset(w.stem for w in x if fp.is_content(w)) for x in ws),
+        tuple(frozenset(fp.numbers(s.text)) for s in sentences),
+        tuple(frozenset(fp.names(s.text)) for s in sentences),
+        tuple(" ".join(w.key for w in x) for x in ws),
+    )
+
+
+def _weights(a: _Side, b: _Side) -> dict[str, float]:
+    """Inverse sentence frequency of each stem across both articles."""
+    df: dict[str, int] = {}
+    for stems in a.stems + b.stems:
+        for s in stems:
+            df[s] = df.get(s, 0) + 1
+    n = len(a.stems) + len(b.stems)
+    return {s: math.log(1 + n / d) for s, d in df.items()}
+
+
+def _agree(x: frozenset[str], y: frozenset[str]) -> float:
+    if not x or not y:
+        return 1.0
+    return 1.0 if x & y and not (x ^ y) else len(x & y) / len(x | y)
+
+
+@dataclass
+class PairScores:
+    """Feature tensor (n_derived, n_source, len(FEATURES)) and the pair probabilities."""
+
+    features: np.ndarray
+    proba: np.ndarray
+
+    def transpose(self) -> "PairScores":
+        return PairScores(self.features.transpose(1, 0, 2), self.proba.T)
+
+
+def _row(a: _Side, i: int, b: _Side, j: int, w: dict[str, float], sem: float, clause: float) -> tuple[float, ...]:
+    shared = a.stems[i] & b.stems[j]
+    wa, wb, ws = (sum(w[s] for s in x) for x in (a.stems[i], b.stems[j], shared))
+    la, lb = len(a.words[i]), len(b.words[j])
+    return (
+        min(1.0, max(0.0, sem)),
+        2 * ws / (wa + wb) if wa + wb else 0.0,
+        ws / min(wa, wb) if min(wa, wb) else 0.0,
+        Indel.normalized_similarity([x.key for x in a.words[i]], [x.key for x in b.words[j]]),
+        fuzz.ratio(a.lowered[i], b.lowered[j]) / 100.0,
+        _agree(a.numbers[i], b.numbers[j]),
+        _agree(a.names[i], b.names[j]),
+        min(la, lb) / max(la, lb) if max(la, lb) else 0.0,
+        min(1.0, max(0.0, clause, sem)),
+    )
+
+
+def _features(a: _Side, b: _Side, sem: np.ndarray, clause: np.ndarray) -> np.ndarray:
+    w = _weights(a, b)
+    out = np.zeros((len(a.sentences), len(b.sentences), len(FEATURES)), dtype=np.float32)
+    for i in range(len(a.sentences)):
+        for j in range(len(b.sentences)):
+            out[i, j] = _row(a, i, b, j, w, float(sem[i, j]), float(clause[i, j]))
+    return out
+
+
+def unit_starts(texts: list[str]) -> np.ndarray:
+    """Row of each text's first unit in the embedding matrix of `fingerprint.units` of all texts."""
+    sizes = [len(fp.units(t)) for t in texts]
+    return np.cumsum([0] + sizes[:-1]).astype(np.intp)
+
+
+def semantic(a_texts: list[str], b_texts: list[str], a_vecs: np.ndarray, b_vecs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Whole-sentence cosines and best clause cosines, (len(a_texts), len(b_texts)) each."""
+    if not a_texts or not b_texts:
+        empty = np.zeros((len(a_texts), len(b_texts)), dtype=np.float32)
+        return empty, empty
+    sa, sb = unit_starts(a_texts), unit_starts(b_texts)
+    units = a_vecs @ b_vecs.T
+    best = np.maximum.reduceat(np.maximum.reduceat(units, sa, axis=0), sb, axis=1)
+    return units[np.ix_(sa, sb)], best
+
+
+def pair_features(
+    a_texts: list[str], b_texts: list[str], encoder: fp.Encoder | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """Features of the sentence pairs (a_texts[k], b_texts[k]): one row per pair.
+
+    Word rarity is taken over all the sentences given, as a comparison takes it over two articles.
+    """
+    encoder = encoder or fp.get_encoder()
+    va = encoder.encode([u for t in a_texts for u in fp.units(t)])
+    vb = encoder.encode([u for t in b_texts for u in fp.units(t)])
+    sa = _side(tuple(Sentence("a", k, 0, len(t), t) for k, t in enumerate(a_texts)))
+    sb = _side(tuple(Sentence("b", k, 0, len(t), t) for k, t in enumerate(b_texts)))
+    w = _weights(sa, sb)
+    starts_a, starts_b = unit_starts(list(a_texts)), unit_starts(list(b_texts))
+    ends_a = list(starts_a[1:]) + [len(va)]
+    ends_b = list(starts_b[1:]) + [len(vb)]
+    rows = []
+    for k in range(len(a_texts)):
+        units = va[starts_a[k] : ends_a[k]] @ vb[starts_b[k] : ends_b[k]].T
+        rows.append(_row(sa, k, sb, k, w, float(units[0, 0]), float(units.max())))
+    return np.asarray(rows, dtype=np.float32).reshape(len(rows), len(FEATURES)), list(FEATURES)
+
+
+def _polarity(a: str, b: str) -> tuple[str, str] | None:
+    sa = {w.stem for w in fp.words(a)}
+    sb = {w.stem for w in fp.words(b)}
+    for x, y in POLARITY:
+        for p, q in ((x, y), (y, x)):
+            hit_a = next((s for s in sa if s.startswith(p)), None)
+            hit_b = next((s for s in sb if s.startswith(q)), None)
+            if hit_a and hit_b and not any(s.startswith(q) for s in sa) and not any(s.startswith(p) for s in sb):
+                return hit_a, hit_b
+    if bool(_NEGATION.search(a)) != bool(_NEGATION.search(b)):
+        return ("negated", "affirmed") if _NEGATION.search(a) else ("affirmed", "negated")
+    return None
+
+
+def changed_facts(d: Sentence, s: Sentence, s_doc_numbers: frozenset[str], s_doc_names: frozenset[str]) -> list[ChangedFact]:
+    """Facts that differ between two sentences that say nearly the same thing: a number or a name
+    of the derived sentence that the source article never gives, in place of one it dropped, and
+    opposite words ("raised"/"cut") or a negation on one side only."""
+    found = []
+    nd, ns = fp.numbers(d.text), fp.numbers(s.text)
+    only_d, only_s = {n for n in nd - ns if n not in s_doc_numbers}, ns - nd
+    if only_d and only_s:
+        found.append(ChangedFact(d.index, s.index, "number", ", ".join(sorted(only_d)), ", ".join(sorted(only_s))))
+    md, ms = fp.names(d.text), fp.names(s.text)
+    only_d, only_s = {n for n in md - ms if n not in s_doc_names}, ms - md
+    if only_d and only_s:
+        found.append(ChangedFact(d.index, s.index, "name", ", ".join(sorted(only_d)), ", ".join(sorted(only_s))))
+    flip = _polarity(d.text, s.text)
+    if flip:
+        found.append(ChangedFact(d.index, s.index, "polarity", flip[0], flip[1]))
+    return found
+
+
+def _quoted_share(text: str) -> float:
+    inside = sum(len(m.group(1)) for m in _QUOTED.finditer(text))
+    return inside / max(1, len(text))
+
+
+def _spans(a_words: tuple[fp.Word, ...], b_words: tuple[fp.Word, ...], shared_stems: frozenset[str]) -> tuple[tuple[int, int], ...]:
+    """Spans of `a_words` that match `b_words`: equal runs of the word diff, plus shared content
+    words outside them (paraphrases keep their key words, not their order)."""
+    keys_a, keys_b = [w.key for w in a_words], [w.key for w in b_words]
+    marked = [False] * len(a_words)
+    for op in Opcodes.from_editops(Indel.editops(keys_a, keys_b)) if keys_a and keys_b else ():
+        if op.tag == "equal":
+            for k in range(op.src_start, op.src_end):
+                marked[k] = True
+    for k, w in enumerate(a_words):
+        if fp.is_content(w) and w.stem in shared_stems:
+            marked[k] = True
+    spans: list[list[int]] = []
+    for k, w in enumerate(a_words):
+        if not marked[k]:
+            continue
+        if spans and marked[k - 1] and k > 0:
+            spans[-1][1] = w.end
+        else:
+            spans.append([w.start, w.end])
+    return tuple((x, y) for x, y in spans)
+
+
+def embedding_texts(doc: Document) -> list[str]:
+    """What gets embedded for a document: the units (sentence, then clauses) of each body sentence."""
+    return [u for s in doc.body for u in fp.units(s.norm or s.text)]
+
+
+def score(derived: Document, source: Document, d_vecs: np.ndarray, s_vecs: np.ndarray) -> PairScores:
+    """Score every pair of body sentences; the vectors embed `embedding_texts` of each document."""
+    a, b = _side(derived.body), _side(source.body)
+    sem, clause = semantic(
+        [s.norm or s.text for s in a.sentences], [s.norm or s.text for s in b.sentences], d_vecs, s_vecs
+    )
+    feats = _features(a, b, sem, clause)
+    return PairScores(feats, load_pair_model().predict_proba(feats))
+
+
+def _label(f: np.ndarray, proba: float, options: AlignOptions) -> str | None:
+    semantic, dice, contain, word_ratio, char_ratio = (float(x) for x in f[:5])
+    if char_ratio >= options.verbatim:
+        return VERBATIM
+    if word_ratio >= options.edited or (contain >= 0.9 and word_ratio >= options.edited - 0.15):
+        return EDITED
+    if proba >= options.paraphrase and semantic >= options.min_semantic:
+        return PARAPHRASE
+    return None
+
+
+_RANK = {VERBATIM: 3, EDITED: 2, PARAPHRASE: 1}
+
+
+def align(derived: Document, source: Document, scores: PairScores, options: AlignOptions | None = None) -> Alignment:
+    """Label `derived`'s body sentences against `source`'s and the other way round.
+
+    Two passes. The first accepts pairs that stand on their own evidence. The second accepts a
+    weaker paraphrase next to pairs already accepted, in both articles: rewrites follow their
+    source in runs, while a chance resemblance stands alone."""
+    options = options or AlignOptions()
+    a, b = _side(derived.body), _side(source.body)
+    ctx = _Context(a, b, scores, options)
+    for i in range(len(a.sentences)):
+        ctx.link(i, _label)
+    for i in range(len(a.sentences)):
+        if i not in ctx.links:
+            ctx.link(i, ctx.supported)
+    return _labelled(derived, source, a, b, scores, ctx.links, tuple(dict.fromkeys(ctx.facts)))
+
+
+class _Context:
+    """The state of one alignment: accepted links and the changed facts met on the way."""
+
+    def __init__(self, a: _Side, b: _Side, scores: PairScores, options: AlignOptions):
+        self.a, self.b, self.scores, self.options = a, b, scores, options
+        self.s_doc_names = frozenset().union(*b.names) if b.names else frozenset()
+        self.s_doc_numbers = frozenset().union(*b.numbers) if b.numbers else frozenset()
+        self.links: dict[int, list[tuple[int, str]]] = {}
+        self.facts: list[ChangedFact] = []
+
+    def supported(self, f: np.ndarray, proba: float, options: AlignOptions, i: int = -1, j: int = -1) -> str | None:
+        if proba < options.support or f[8] < options.min_semantic:
+            return None
+        w = options.support_window
+        for k in range(max(0, i - w), i + w + 1):
+            if k != i and any(abs(jj - j) <= w for jj, _ in self.links.get(k, ())):
+                return PARAPHRASE
+        return None
+
+    def link(self, i: int, rule) -> None:
+        a, b, options = self.a, self.b, self.options
+        order = np.argsort(-self.scores.proba[i]) if len(b.sentences) else []
+        best = None
+        covered: set[str] = set()
+        for j in order[: options.max_matches * 3]:
+            f, p = self.scores.features[i, j], float(self.scores.proba[i, j])
+            label = rule(f, p, options) if rule is _label else rule(f, p, options, i, int(j))
+            if label is None:
+                continue
+            shared = a.stems[i] & b.stems[j]
+            if len(shared) < options.min_shared_words and label == PARAPHRASE:
+                continue
+            found = changed_facts(a.sentences[i], b.sentences[j], self.s_doc_numbers, self.s_doc_names)
+            if found and label == PARAPHRASE:
+                # Close in meaning but not in fact: not a paraphrase. Report it, keep looking.
+                self.facts.extend(found)
+                continue
+            if best is None:
+                best = p
+            elif p < best - options.merge_margin or not (shared - covered):
+                continue
+            self.facts.extend(found)
+            covered |= shared
+            self.links.setdefault(i, []).append((int(j), label))
+            if len(self.links[i]) >= options.max_matches:
+                break
+
+
+def _labelled(derived, source, a: _Side, b: _Side, scores: PairScores, links, facts) -> Alignment:
+    d_pos = {s.index: k for k, s in enumerate(a.sentences)}
+    back: dict[int, list[int]] = {}
+    d_out = []
+    for s in derived.sentences:
+        if s.index not in d_pos:
+            d_out.append(Labelled(s))
+            continue
+        i = d_pos[s.index]
+        pairs = links.get(i, [])
+        matches = tuple(_match(a, b, scores, i, j) for j, _ in pairs)
+        for j, _ in pairs:
+            back.setdefault(j, []).append(i)
+        label = max((lab for _, lab in pairs), key=_RANK.get, default=NEW)
+        quotation = bool(pairs) and all(_quoted_share(a.sentences[i].text) > 0.6 and _quoted_share(b.sentences[j].text) > 0.6 for j, _ in pairs)
+        d_out.append(Labelled(s, label, matches, quotation))
+    s_pos = {s.index: k for k, s in enumerate(b.sentences)}
+    s_out = []
+    for s in source.sentences:
+        if s.index not in s_pos:
+            s_out.append(Labelled(s))
+            continue
+        j = s_pos[s.index]
+        users = back.get(j, [])
+        flipped = scores.transpose()
+        matches = tuple(_match(b, a, flipped, j, i) for i in users)
+        s_out.append(Labelled(s, USED if users else OMITTED, matches))
+    return Alignment(tuple(d_out), tuple(s_out), facts)
+
+
+def _match(a: _Side, b: _Side, scores: PairScores, i: int, j: int) -> Match:
+    f = scores.features[i, j]
+    lexical = max(float(f[1]), float(f[3]))
+    return Match(b.sentences[j].index, lexical, float(f[0]), _spans(a.words[i], b.words[j], a.stems[i] & b.stems[j]))

