@@ -305,9 +305,11 @@ _RANK = {VERBATIM: 3, EDITED: 2, PARAPHRASE: 1}
 def align(derived: Document, source: Document, scores: PairScores, options: AlignOptions | None = None) -> Alignment:
     """Label `derived`'s body sentences against `source`'s and the other way round.
 
-    Two passes. The first accepts pairs that stand on their own evidence. The second accepts a
-    weaker paraphrase next to pairs already accepted, in both articles: rewrites follow their
-    source in runs, while a chance resemblance stands alone."""
+    Rewrites follow their source in runs, even when they move paragraphs, while two reporters
+    covering one event make the same points in their own order. So the first pass accepts pairs
+    that stand on their own evidence, the second a weaker paraphrase next to accepted pairs in both
+    articles, and the last drops paraphrases that stand alone unless their evidence is
+    overwhelming. Verbatim and edited copies need no company."""
     options = options or AlignOptions()
     a, b = _side(derived.body), _side(source.body)
     ctx = _Context(a, b, scores, options)
@@ -316,7 +318,13 @@ def align(derived: Document, source: Document, scores: PairScores, options: Alig
     for i in range(len(a.sentences)):
         if i not in ctx.links:
             ctx.link(i, ctx.supported)
+    ctx.prune_isolated()
     return _labelled(derived, source, a, b, scores, ctx.links, tuple(dict.fromkeys(ctx.facts)))
+
+
+def in_run(pairs: list[tuple[int, int]], i: int, j: int, window: int) -> bool:
+    """Is the pair (i, j) next to another pair (k, l), within `window` on both sides, in order?"""
+    return any(0 < abs(k - i) <= window and 0 < abs(l - j) <= window and (k - i) * (l - j) > 0 for k, l in pairs)
 
 
 class _Context:
@@ -329,14 +337,28 @@ class _Context:
         self.links: dict[int, list[tuple[int, str]]] = {}
         self.facts: list[ChangedFact] = []
 
+    def pairs(self) -> list[tuple[int, int]]:
+        return [(i, j) for i, js in self.links.items() for j, _ in js]
+
     def supported(self, f: np.ndarray, proba: float, options: AlignOptions, i: int = -1, j: int = -1) -> str | None:
         if proba < options.support or f[8] < options.min_semantic:
             return None
-        w = options.support_window
-        for k in range(max(0, i - w), i + w + 1):
-            if k != i and any(abs(jj - j) <= w for jj, _ in self.links.get(k, ())):
-                return PARAPHRASE
-        return None
+        return PARAPHRASE if in_run(self.pairs(), i, j, options.support_window) else None
+
+    def prune_isolated(self) -> None:
+        pairs = self.pairs()
+        for i in list(self.links):
+            kept = [
+                (j, label)
+                for j, label in self.links[i]
+                if label != PARAPHRASE
+                or self.scores.proba[i, j] >= self.options.isolated
+                or in_run(pairs, i, j, self.options.support_window)
+            ]
+            if kept:
+                self.links[i] = kept
+            else:
+                del self.links[i]
 
     def link(self, i: int, rule) -> None:
         a, b, options = self.a, self.b, self.options

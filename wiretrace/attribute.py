@@ -15,6 +15,7 @@ import re
 from datetime import date, datetime
 
 from . import fingerprint as fp
+from .align import in_run
 from .ingest import agencies_mentioned
 from .models import (
     NEW,
@@ -59,6 +60,19 @@ def shares(alignment: Alignment) -> tuple[float, float, int]:
     used = {m.index for x in copied for m in x.matches}
     s_used = sum(_words(x) for x in s_body if x.sentence.index in used)
     return sum(map(_words, copied)) / d_total, s_used / s_total, len(copied)
+
+
+def coherence(alignment: Alignment, window: int = 3) -> float:
+    """Share of matched derived sentences that sit in a run of matches in the same order."""
+    links = [
+        (x.sentence.index, m.index)
+        for x in alignment.derived
+        if x.label and x.label != NEW and not x.quotation
+        for m in x.matches
+    ]
+    matched = {i for i, _ in links}
+    in_runs = {i for i, j in links if in_run(links, i, j, window)}
+    return len(in_runs) / len(matched) if matched else 0.0
 
 
 def _outlet_key(outlet: str) -> str:

@@ -171,10 +171,30 @@ DATELINE_RE = re.compile(
 CREDIT_LINE_RE = re.compile(r"^\s*(?:[-–—]+\s*|\(\s*)(?P<agency>[^()\n]{2,40}?)\s*\)?\s*$")
 
 
+_NAME_CONNECTORS = frozenset(
+    "and of de da di du del der den van von la le al bin ibn in for the at with staff".split()
+)
+
+
+def byline_name(line: str) -> str:
+    """The name in a byline ("By Jane Doe" -> "Jane Doe", "By AFP" -> "AFP"), or "" when the
+    line is not one ("By Monday, all roads had reopened." is a sentence)."""
+    match = BYLINE_RE.match(line.strip())
+    if not match or len(line.split()) > 10:
+        return ""
+    name = match["name"].rstrip()
+    words = re.sub(r"[,;&|/]", " ", name).split()
+    if not words[0][:1].isupper() or re.search(r"[!?]$|[^A-Z]\.$", name):
+        return ""
+    if any(not w[:1].isupper() and w.lower() not in _NAME_CONNECTORS for w in words):
+        return ""
+    return name
+
+
 def credited_agencies(text: str) -> tuple[str, ...]:
     """Canonical agencies in a credit like "AFP", "AFP/Reuters", "AP and Reuters"."""
     names = []
-    for part in re.split(r"\s*(?:/|,|&|\band\b|\||\+|;)\s*", text.strip()):
+    for part in re.split(r"\s*(?:/|,|&|(?i:\band\b)|\||\+|;)\s*", text.strip()):
         name = agency_name(part)
         if name and name not in names:
             names.append(name)
@@ -270,10 +290,7 @@ def is_standalone_credit(line: Line) -> bool:
 def is_byline(line: Line) -> bool:
     if TRAILER_RE.match(line.plain) and _short(line, 40):
         return True
-    if not line.at_top or not _short(line, 10):
-        return False
-    match = BYLINE_RE.match(line.plain)
-    return bool(match) and not re.search(r"[.!?]\s+\S", match["name"])
+    return line.at_top and bool(byline_name(line.plain))
 
 
 def is_date_line_rule(line: Line) -> bool:
@@ -289,7 +306,7 @@ def is_credit_line(line: Line) -> bool:
     match = CREDIT_LINE_RE.match(line.plain)
     text = match["agency"] if match else line.plain
     return bool(credited_agencies(text)) and all(
-        agency_name(p) for p in re.split(r"\s*(?:/|,|&|\band\b|\||\+|;)\s*", text.strip()) if p
+        agency_name(p) for p in re.split(r"\s*(?:/|,|&|(?i:\band\b)|\||\+|;)\s*", text.strip()) if p
     )
 
 
@@ -351,7 +368,7 @@ RULES: tuple[tuple[str, object], ...] = (
         limit=30,
     )),
     ("copyright", _pattern(
-        r"\ball\s+rights\s+reserved\b|^(?:copyright|\(c\)|©)\s*(?:\d{4}|[A-Z©])|"
+        r"\ball\s+rights\s+reserved\b|^(?:copyright\s*)?(?:©|\(c\))|^copyright\s+\d{4}\b|"
         r"^©|may\s+not\s+be\s+(?:published|reproduced),?\s+broadcast",
         limit=30,
     )),

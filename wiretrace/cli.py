@@ -133,11 +133,68 @@ def demo(
         return
     console = _console()
     report.render_summary([(p.name, p.comparison) for p in pairs], console)
+    console.print()
     for p in pairs:
         if p.name == "heavy_paraphrase":
             console.rule("heavy_paraphrase vs wire_original, in full")
             report.render_terminal(p.comparison, console)
     console.print(f"HTML reports in {out}/: " + ", ".join(p.html.name for p in pairs), highlight=False)
+
+
+@app.command("eval")
+def eval_(
+    dataset: Annotated[str, typer.Argument(metavar="DATASET", help="counter, msrp, stsb or basil.",
+                                           show_default=False)],
+    data: Annotated[Path, typer.Option("--data", metavar="DIR", help="The set's folder, or the folder "
+                                       "holding all the sets (like shared/data).")],
+    predictions: Annotated[
+        Optional[Path], typer.Option("--predictions", metavar="FILE", help="Write one JSON line per pair.")
+    ] = None,
+    as_json: Json = False,
+    config: Config = None,
+) -> None:
+    """Measure wiretrace on a public evaluation set, next to baselines run on the same data.
+
+    Prints metric | wiretrace | majority class | word-n-gram containment (its threshold tuned on the
+    same data, so an optimistic baseline) | published anchor. COUNTER: 3-class macro-F1, binary F1,
+    confusion matrix; MSRP: accuracy, F1; STS-B: Pearson and Spearman on news; BASIL: share of
+    independent same-event pairs called derived (lower is better).
+    """
+    from .evaluate import evaluate, report_table
+
+    result = evaluate(dataset, data, load_options(config), predictions, progress=True)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        return
+    console = _console()
+    console.print(report_table(result))
+    if result.confusion:
+        labels = result.confusion["labels"]
+        console.print("confusion (rows gold, columns wiretrace): " + "; ".join(
+            f"{g}: " + ", ".join(f"{n} {p}" for p, n in zip(labels, row) if n)
+            for g, row in zip(labels, result.confusion["matrix"])), highlight=False)
+    for note in result.notes:
+        console.print(f"note: {note}", highlight=False)
+
+
+@app.command()
+def serve(
+    db: Annotated[Optional[Path], typer.Option("--db", metavar="PATH", help="The store to read (read-only; "
+                                               "default: $WIRETRACE_DB, else ./wiretrace.db).")] = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on; anything but loopback "
+                                      "needs --token.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    token: Annotated[Optional[str], typer.Option("--token", metavar="T", help="Require this token on every "
+                     "request (header 'Authorization: Bearer T', or open a page once with ?token=T).")] = None,
+    config: Config = None,
+) -> None:
+    """Serve the web reader: search, article pages, pairs side by side, story and family pages,
+    and a compare form; every page also as JSON under /api/. Ctrl-C stops it."""
+    from .store import default_path
+    from .web import serve as serve_web
+
+    options = load_options(config)
+    serve_web(default_path(options, db), host=host, port=port, token=token, options=options)
 
 
 def main() -> None:

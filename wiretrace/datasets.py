@@ -18,7 +18,7 @@ from pathlib import Path
 from .errors import InputError
 from .models import NOT_DERIVED, PARTIALLY, WHOLLY, Article
 
-DATASETS = ("counter", "msrp", "stsb", "basil")
+DATASETS = ("counter", "msrp", "stsb", "basil", "ecbplus", "helsinki")
 
 COUNTER_LABELS = {"WD": WHOLLY, "PD": PARTIALLY, "ND": NOT_DERIVED}
 BASIL_SOURCES = ("fox", "nyt", "hpo")
@@ -267,6 +267,92 @@ def _basil_paragraphs(value: object, path: Path) -> list[str]:
         if text:
             paragraphs.append(text)
     return paragraphs
+
+
+# --- ECB+ and Helsinki (stories and corpora: read by `corpus_eval`) ---------------------------
+
+_NO_SPACE_BEFORE = re.compile(r" ([.,;:!?%)\]}]|'s\b|'S\b|n't\b|'re\b|'ve\b|'ll\b|'d\b|'m\b)")
+_NO_SPACE_AFTER = re.compile(r"([(\[{$]) ")
+
+
+@dataclass(frozen=True)
+class EcbDocument:
+    """One ECB+ news document; `story` is its gold event: topic + "ecb" or "ecbplus"."""
+
+    article: Article  # id: the file name, "1_10ecb.xml"
+    topic: str
+    story: str  # "1/ecb", "1/ecbplus"
+
+
+def load_ecbplus(folder: str | Path) -> list[EcbDocument]:
+    """ECB+ documents (``<topic>/<topic>_<n>ecb[plus].xml``, below an ``ECB+`` folder or not)."""
+    folder = _folder(folder, "ECB+")
+    if (folder / "ECB+").is_dir():
+        folder = folder / "ECB+"
+    paths = sorted(folder.glob("*/*.xml"), key=lambda p: p.name)
+    docs = [_ecb_document(path) for path in paths if re.fullmatch(r"\d+_\d+ecb(plus)?\.xml", path.name)]
+    if not docs:
+        raise InputError("no <topic>/<topic>_<n>ecb.xml files; expected the ECB+ folder", path=folder)
+    return docs
+
+
+def detokenize(tokens: list[str]) -> str:
+    """Tokens joined back into text: no space before closing punctuation, `` and '' as quotes."""
+    text = " ".join("\"" if t in ("``", "''") else t for t in tokens)
+    return _NO_SPACE_AFTER.sub(r"\1", _NO_SPACE_BEFORE.sub(r"\1", text))
+
+
+def _ecb_document(path: Path) -> EcbDocument:
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as exc:
+        line = exc.position[0] if exc.position else None
+        raise InputError(f"not well-formed XML ({exc.msg}); expected ECB+ XML", path=path, record=line) from None
+    sentences: dict[int, list[str]] = {}
+    for token in root.iter("token"):
+        try:
+            number = int(token.get("sentence", ""))
+        except ValueError:
+            raise InputError(f'<token t_id="{token.get("t_id")}"> has no sentence number', path=path) from None
+        sentences.setdefault(number, []).append(token.text or "")
+    if not sentences:
+        raise InputError("no <token> elements; expected ECB+ tokenised XML", path=path)
+    # One sentence a line: segmentation takes a first line without final punctuation as the title.
+    text = "\n".join(detokenize(sentences[k]) for k in sorted(sentences)) + "\n"
+    topic, _, rest = path.name.partition("_")
+    kind = "ecbplus" if rest.endswith("ecbplus.xml") else "ecb"
+    article = Article(id=path.name, text=text, language="en", path=str(path))
+    return EcbDocument(article, topic, f"{topic}/{kind}")
+
+
+def load_helsinki(folder: str | Path, files: tuple[str, ...] = ("helsinki_articles.csv",)) -> list[Article]:
+    """Helsinki-summit articles: CSV ``id, publisher, scrape_time, text`` with `` ### `` between
+    paragraphs. The first paragraph is the headline."""
+    folder = _folder(folder, "Helsinki")
+    articles = []
+    csv.field_size_limit(1 << 30)
+    for name in files:
+        path = folder / name
+        try:
+            with path.open(encoding="utf-8", newline="") as handle:
+                reader = csv.DictReader(handle)
+                missing = {"id", "publisher", "scrape_time", "text"} - set(reader.fieldnames or ())
+                if missing:
+                    raise InputError(f"no {', '.join(sorted(missing))} column; expected id, publisher, "
+                                     "scrape_time, text", path=path, record=1)
+                for row in reader:
+                    parts = [p.strip() for p in row["text"].split(" ### ") if p.strip()]
+                    if not parts:
+                        continue
+                    articles.append(Article(
+                        id=f"{path.stem.removesuffix('_articles')}-{row['id']}", text="\n\n".join(parts) + "\n",
+                        title=parts[0], outlet=row["publisher"], published=row["scrape_time"],
+                        language="en", path=f"{path}:{reader.line_num}"))
+        except FileNotFoundError:
+            raise InputError(f"no {name}; expected the Helsinki data folder", path=folder) from None
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise InputError(f"unreadable CSV ({exc})", path=path) from None
+    return articles
 
 
 # --- shared ----------------------------------------------------------------------------------

@@ -199,6 +199,19 @@ def overlap(a: str, b: str, n: int) -> float:
 Tick = Callable[[int], None]  # called with how many items just finished
 
 
+def single_threaded(options: Options) -> Options:
+    """Options whose encoder runs one BLAS thread (unless a thread count was set): evaluation
+    spreads work over processes instead, and on a busy machine one thread per process is several
+    times faster than threads competing for the same cores."""
+    if options.fingerprint.threads:
+        return options
+    return with_settings(options, {"fingerprint": {"threads": 1}}, "evaluate")
+
+
+def _workers(workers: int, items: int) -> int:
+    return max(1, min(workers or os.cpu_count() or 1, items))
+
+
 def _compare_chunk(job: tuple[list[tuple[str, object, object]], Options]) -> list[dict]:
     from .api import compare  # imported in the worker: the engine loads its models there
 
@@ -220,20 +233,10 @@ def _compare_chunk(job: tuple[list[tuple[str, object, object]], Options]) -> lis
 def compare_pairs(pairs: list[tuple[str, object, object]], options: Options, workers: int = 0,
                   progress: Tick | None = None, chunk: int = 8) -> dict[str, dict]:
     """`compare` over (key, a, b) triples, in `workers` processes (0: one per CPU core)."""
-    workers = workers or os.cpu_count() or 1
-    workers = max(1, min(workers, (len(pairs) + chunk - 1) // chunk))
-    if workers > 1:  # one encoder thread per process: the processes already fill the cores
-        options = with_settings(options, {"fingerprint": {"threads": 1}}, "evaluate")
+    options = single_threaded(options)
     jobs = [(pairs[i : i + chunk], options) for i in range(0, len(pairs), chunk)]
     results: dict[str, dict] = {}
-    if workers == 1:
-        for job in jobs:
-            for row in _compare_chunk(job):
-                results[row["key"]] = row
-            if progress:
-                progress(len(job[0]))
-        return results
-    with ProcessPoolExecutor(workers) as pool:
+    with _pool(_workers(workers, len(jobs))) as pool:
         for job, rows in zip(jobs, pool.map(_compare_chunk, jobs)):
             results.update((row["key"], row) for row in rows)
             if progress:
@@ -241,12 +244,64 @@ def compare_pairs(pairs: list[tuple[str, object, object]], options: Options, wor
     return results
 
 
-def pair_scores(s1: list[str], s2: list[str], options: Options) -> np.ndarray:
-    """The align stage's paraphrase probability for each sentence pair (s1[k], s2[k])."""
-    from .align import load_pair_model, pair_features
+class _InProcess:
+    """A stand-in for a process pool of one: no processes to start, same `map`."""
+
+    def map(self, fn, items):
+        return map(fn, items)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+
+def _pool(workers: int):
+    return ProcessPoolExecutor(workers) if workers > 1 else _InProcess()
+
+
+def _encode_chunk(job: tuple[list[str], object]) -> np.ndarray:
     from .fingerprint import get_encoder
 
-    features, names = pair_features(s1, s2, get_encoder(options.fingerprint))
+    texts, fingerprint_options = job
+    return get_encoder(fingerprint_options).encode(texts)
+
+
+class ParallelEncoder:
+    """The configured sentence encoder, run over chunks of texts in several processes; it has the
+    encoder's `encode`, so `align.pair_features` takes it as its encoder. Use it as a context
+    manager: the processes (and the model each loads) live until the block ends."""
+
+    def __init__(self, options: Options, workers: int = 0, progress: Tick | None = None, chunk: int = 256):
+        self.options = single_threaded(options).fingerprint
+        self.workers, self.progress, self.chunk = workers or os.cpu_count() or 1, progress, chunk
+        self._pool = None
+
+    def __enter__(self) -> "ParallelEncoder":
+        self._pool = _pool(self.workers).__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._pool.__exit__(*exc)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        jobs = [(texts[i : i + self.chunk], self.options) for i in range(0, len(texts), self.chunk)]
+        parts = []
+        for job, vectors in zip(jobs, self._pool.map(_encode_chunk, jobs)):
+            parts.append(vectors)
+            if self.progress:
+                self.progress(len(job[0]))
+        return np.concatenate(parts) if parts else np.zeros((0, 1), dtype=np.float32)
+
+
+def pair_scores(s1: list[str], s2: list[str], options: Options, workers: int = 0,
+                progress: Tick | None = None) -> np.ndarray:
+    """The align stage's paraphrase probability for each sentence pair (s1[k], s2[k])."""
+    from .align import load_pair_model, pair_features
+
+    with ParallelEncoder(options, workers, progress) as encoder:
+        features, _ = pair_features(s1, s2, encoder)
     return load_pair_model().predict_proba(features)
 
 
@@ -299,11 +354,17 @@ def _evaluate_counter(folder: Path, options: Options, workers: int, progress) ->
                       predictions=predictions)
 
 
+def _units(pairs) -> int:
+    """How many texts `pair_features` embeds for these pairs (each sentence and its clauses)."""
+    from .fingerprint import units
+
+    return sum(len(units(p.s1)) + len(units(p.s2)) for p in pairs)
+
+
 def _evaluate_msrp(folder: Path, options: Options, workers: int, progress) -> EvalReport:
     pairs = datasets.load_msrp(folder)
-    tick = progress(len(pairs), "MSRP pairs")
-    proba = pair_scores([p.s1 for p in pairs], [p.s2 for p in pairs], options)
-    tick(len(pairs))
+    tick = progress(_units(pairs), "MSRP sentences and clauses embedded")
+    proba = pair_scores([p.s1 for p in pairs], [p.s2 for p in pairs], options, workers, tick)
     gold = [p.paraphrase for p in pairs]
     threshold = options.align.paraphrase
     pred = proba >= threshold
@@ -332,9 +393,8 @@ def _evaluate_stsb(folder: Path, options: Options, workers: int, progress) -> Ev
     pairs = datasets.load_stsb(folder, datasets.NEWS_GENRE)
     if not pairs:
         raise InputError(f"no {datasets.NEWS_GENRE} pairs in the STS-B files", path=folder)
-    tick = progress(len(pairs), "STS-B news pairs")
-    scores = 5.0 * pair_scores([p.s1 for p in pairs], [p.s2 for p in pairs], options)
-    tick(len(pairs))
+    tick = progress(_units(pairs), "STS-B sentences and clauses embedded")
+    scores = 5.0 * pair_scores([p.s1 for p in pairs], [p.s2 for p in pairs], options, workers, tick)
     gold = [p.score for p in pairs]
     contain = 5.0 * np.asarray([overlap(p.s1, p.s2, SENTENCE_NGRAM) for p in pairs])
     metrics = {"pearson": pearson(gold, scores), "spearman": spearman(gold, scores)}

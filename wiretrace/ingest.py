@@ -31,7 +31,7 @@ from typing import IO, Union
 from urllib.parse import urlsplit
 
 from .boilerplate import (
-    BYLINE_RE,
+    byline_name,
     CREDIT_LINE_RE,
     DATELINE_RE,
     agencies_mentioned,
@@ -65,6 +65,7 @@ PathLike = Union[str, os.PathLike]
 
 _HEAD_LINES = 8  # bylines, datelines and date lines are looked for in this many non-empty lines
 _URL_RE = re.compile(r"https?://[^\s<>()\[\]\"']+|www\.[^\s<>()\[\]\"']+")
+_SOURCE_HINT = re.compile(r"\W*(?:orig|sour|read)", re.IGNORECASE)
 _SOURCE_LABEL_RE = re.compile(
     r"^(?:original(?:ly)?\s+(?:url|link|article|source|posted|published)(?:\s+(?:at|on|in))?|"
     r"source(?:\s+(?:url|link))?|read\s+(?:the\s+)?original(?:\s+(?:at|on|here))?)\s*:",
@@ -86,11 +87,11 @@ def extract_metadata(text: str) -> dict:
     credits: list[str] = []
     for raw in lines[:_HEAD_LINES]:
         line = normalize(raw)
-        byline = BYLINE_RE.match(line)
-        if byline and "byline" not in meta and len(line.split()) <= 10:
-            meta["byline"] = byline["name"]
-            credits += credited_agencies(byline["name"])
-        dateline = DATELINE_RE.match(line)
+        byline = byline_name(line)
+        if byline and "byline" not in meta:
+            meta["byline"] = byline
+            credits += credited_agencies(byline)
+        dateline = DATELINE_RE.match(raw) or DATELINE_RE.match(line)  # kept as found
         if dateline and "dateline" not in meta and credited_agencies(dateline["agency"]):
             meta["dateline"] = dateline["dateline"].strip()
             credits += credited_agencies(dateline["agency"])
@@ -112,6 +113,8 @@ def extract_metadata(text: str) -> dict:
 def _source_url(lines: list[str]) -> str:
     """The URL of an "Original url:" / "Source:" line, on the line itself or the next one."""
     for i, raw in enumerate(lines):
+        if not _SOURCE_HINT.match(raw):  # cheap test first: most lines are story text
+            continue
         line = normalize(raw, markdown=False)
         if not _SOURCE_LABEL_RE.match(line):
             continue
@@ -249,7 +252,7 @@ def html_article(data: bytes | str, id: str, path: PathLike = "", record=None, u
     """An article from an HTML page: trafilatura's main text and metadata."""
     import trafilatura  # heavy: imported when HTML is first read
 
-    if isinstance(data, bytes) and not data.strip() or isinstance(data, str) and not data.strip():
+    if not data.strip():
         raise InputError("empty file (no HTML); expected an article page", path=path, record=record)
     document = trafilatura.bare_extraction(
         data, url=url or None, with_metadata=True, include_comments=False

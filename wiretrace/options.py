@@ -42,7 +42,7 @@ class SegmentOptions:
     min_words: int = 3  # shorter lines inside the body are headings, not sentences
     boilerplate: bool = True  # apply the boilerplate rules
     max_heading_words: int = 12  # a title-like line without final punctuation up to this is a heading
-    max_caption_words: int = 25  # a body line this short right above a picture credit is its caption
+    max_caption_words: int = 10  # a line this short right above a picture credit is its caption
     head_paragraphs: int = 8  # bylines and bare date lines count as boilerplate only this near the top
 
 
@@ -65,7 +65,8 @@ class AlignOptions:
     merge_margin: float = 0.12  # a second counterpart must score within this of the best
     max_matches: int = 3  # counterparts kept per sentence (merges and splits)
     support: float = 0.3  # a weaker paraphrase score, accepted next to accepted pairs ...
-    support_window: int = 2  # ... within this many sentences in both articles
+    support_window: int = 3  # ... within this many sentences in both articles
+    isolated: float = 0.97  # a paraphrase with no accepted neighbour needs this score
 
 
 @dataclass(frozen=True)
@@ -91,8 +92,8 @@ class IndexOptions:
     rows: int = 2
     bucket_cap: int = 200  # skip LSH buckets shared by more articles than this (boilerplate)
     min_jaccard: float = 0.05  # estimated Jaccard below which a bucket collision is noise
-    neighbours: int = 32  # nearest sentences looked up per query sentence
-    min_cosine: float = 0.7  # a stored sentence this close to a query sentence is a semantic hit
+    neighbours: int = 64  # nearest sentences looked up per query sentence
+    min_cosine: float = 0.6  # a stored sentence this close to a query sentence is a semantic hit
     min_semantic: float = 0.1  # share of query sentences with a hit below which an article is noise
     quantization: str = "i8"  # usearch vector quantisation: "i8", "f16" or "f32"
     candidates: int = 24  # candidates aligned in full by `sources`

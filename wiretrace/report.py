@@ -15,7 +15,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from rich import box
-from rich.console import Console, Group
+from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -95,7 +95,7 @@ def render_terminal(comparison: Comparison, console: Console | None = None) -> N
     derived, source = comparison.alignment.derived, comparison.alignment.source
     console.print(Panel(_summary(comparison), title="wiretrace compare", title_align="left", box=box.ROUNDED))
     console.print(Text(f"Derived article D ({comparison.derived.article.id}), sentence by sentence", "bold"))
-    console.print(_sentence_table(derived, "D", "S"))
+    console.print(_sentence_table(derived, "D", "S", console.width))
     used = [x for x in source if x.label == USED]
     omitted = [x for x in source if x.label == OMITTED]
     console.print(Text(
@@ -104,7 +104,7 @@ def render_terminal(comparison: Comparison, console: Console | None = None) -> N
     if used:
         console.print(Text("used: " + " ".join(ref("S", x.sentence.index) for x in used), LABEL_STYLES[USED]))
     if omitted:
-        console.print(_sentence_table(omitted, "S", "D"))
+        console.print(_sentence_table(omitted, "S", "D", console.width))
 
 
 def _summary(comparison: Comparison) -> Table:
@@ -149,19 +149,26 @@ def _bullets(head: str, lines: Iterable[str]) -> Text:
     return text
 
 
-def _sentence_table(rows: Iterable[Labelled], own: str, other: str) -> Table:
+def _sentence_table(rows: Iterable[Labelled], own: str, other: str, width: int) -> Table:
+    """One row per sentence: `D4  paraphrase  text  → S7 lex 0.31 sem 0.88`. Below 100 columns
+    the counterparts go under the text, so the text keeps most of the width."""
+    wide = width >= 100
     table = Table(box=box.SIMPLE, show_header=False, pad_edge=False, expand=True)
     table.add_column("ref", no_wrap=True, style="bold")
     table.add_column("label", no_wrap=True)
     table.add_column("sentence", ratio=1, overflow="fold")
-    table.add_column("counterpart", no_wrap=True)
+    if wide:
+        table.add_column("counterpart", no_wrap=True)
     for x in rows:
         s = x.sentence
-        label = x.label or s.role
-        style = LABEL_STYLES.get(label if s.role not in (TITLE, BOILERPLATE) else s.role, "")
-        marker = f"({s.role})" if s.role in (TITLE, BOILERPLATE) else label
-        table.add_row(ref(own, s.index), Text(marker, style),
-                      Text(s.text, "dim" if s.role in (TITLE, BOILERPLATE) else ""), _counterparts(x, other))
+        marked = s.role in (TITLE, BOILERPLATE)
+        label = Text(s.role if marked else x.label, LABEL_STYLES.get(s.role if marked else x.label, ""))
+        text = Text(s.text, "dim" if marked else "")
+        counterparts = _counterparts(x, other)
+        if wide:
+            table.add_row(ref(own, s.index), label, text, counterparts)
+        else:
+            table.add_row(ref(own, s.index), label, Text("\n").join([text, counterparts]) if counterparts else text)
     return table
 
 
@@ -170,8 +177,8 @@ def _counterparts(x: Labelled, other: str) -> Text:
     if x.quotation:
         lines.append("(shared quotation)")
     if x.sentence.rule and x.sentence.role == BOILERPLATE:
-        lines.append(x.sentence.rule)
-    return Text("\n".join(lines), "dim" if x.quotation else "")
+        lines.append(f"({x.sentence.rule})")
+    return Text("\n".join(lines), "dim" if x.quotation or x.sentence.role == BOILERPLATE else "")
 
 
 def summary_row(name: str, comparison: Comparison) -> dict:
@@ -192,18 +199,16 @@ def summary_row(name: str, comparison: Comparison) -> dict:
 
 
 def render_summary(rows: Iterable[tuple[str, Comparison]], console: Console | None = None) -> None:
-    """One line per compared pair: verdict, derived and source shares, which is the original,
-    credit, and the number of changed facts."""
+    """One line per compared pair: verdict, derived share, which is the original, credit and the
+    number of changed facts (`summary_row` has them all, source share and confidence too)."""
     console = console or Console()
-    table = Table(box=box.SIMPLE_HEAD)
-    for name in ("pair", "verdict", "derived", "source", "original (confidence)", "credited", "changed"):
-        table.add_column(name, no_wrap=True, justify="right" if name in ("derived", "source") else "left")
+    table = Table(box=None, pad_edge=False, header_style="bold underline")
+    for name in ("pair", "verdict", "derived", "original", "credited", "changed"):
+        table.add_column(name, no_wrap=True, justify="right" if name in ("derived", "changed") else "left")
     for name, comparison in rows:
         r = summary_row(name, comparison)
-        table.add_row(name, Text(r["verdict"], VERDICT_STYLES.get(r["verdict"], "")),
-                      percent(r["derived_share"]), percent(r["source_share"]),
-                      f"{r['original'] or 'undecided'} ({r['confidence']:.2f})",
-                      "yes" if r["credited"] else "no", str(r["changed_facts"]))
+        table.add_row(name, Text(r["verdict"], VERDICT_STYLES.get(r["verdict"], "")), percent(r["derived_share"]),
+                      r["original"] or "undecided", "yes" if r["credited"] else "no", str(r["changed_facts"]))
     console.print(table)
 
 

@@ -45,12 +45,15 @@ _MARKDOWN = (
 )
 
 
+_MARKDOWN_CHARS = re.compile(r"[*_\[<`#]")
+
+
 def normalize(text: str, *, markdown: bool = True) -> str:
     """Text for matching: NFKC, straight quotes, '-' for dashes, single spaces, no zero-width
     characters and (unless `markdown=False`) markdown emphasis and links reduced to what a reader
     sees. The result is not offset-compatible with the input; use it for comparison only."""
     text = unicodedata.normalize("NFKC", text).translate(_TRANSLATION)
-    if markdown:
+    if markdown and _MARKDOWN_CHARS.search(text):
         for pattern, replacement in _MARKDOWN:
             text = pattern.sub(replacement, text)
     return " ".join(text.split())
@@ -156,16 +159,20 @@ SENTENCE_STARTERS = frozenset(
     "in on at for as if when while after before however meanwhile still yet so also".split()
 )
 _OPENERS = {"“": "”", "„": "”", "«": "»"}
+_CURLY_DOUBLE = re.compile("[“”„«»]")
+_SINGLE = re.compile("['‘’]")
+_NEXT = re.compile(r"\s*(\S*)")
 
 
 def _quotations(text: str) -> list[tuple[int, int]]:
     """(open, close) positions of double-quoted spans; unbalanced straight quotes are ignored."""
     spans = []
-    straight = [i for i, c in enumerate(text) if c == '"']
+    straight = [m.start() for m in re.finditer('"', text)]
     if len(straight) % 2 == 0:
         spans += list(zip(straight[::2], straight[1::2]))
     stack: list[tuple[int, str]] = []
-    for i, char in enumerate(text):
+    for match in _CURLY_DOUBLE.finditer(text):
+        i, char = match.start(), match.group()
         if char in _OPENERS:
             stack.append((i, _OPENERS[char]))
         elif stack and char == stack[-1][1]:
@@ -178,9 +185,8 @@ def _single_quotations(text: str) -> list[tuple[int, int]]:
     follows a space and precedes a letter; a closing one follows punctuation ("go,' she said")."""
     spans = []
     opened = None
-    for i, char in enumerate(text):
-        if char not in "'‘’":
-            continue
+    for match in _SINGLE.finditer(text):
+        i, char = match.start(), match.group()
         before = text[i - 1] if i else " "
         after = text[i + 1] if i + 1 < len(text) else " "
         if opened is None and char in "'‘" and (before.isspace() or before in "(:\"“-—") and after.isalnum():
@@ -196,17 +202,18 @@ def _continuing(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]
     kept = []
     for start, close in spans:
         before = text[start + 1 : close].rstrip()
-        after = text[close + 1 :].lstrip()
+        after = _NEXT.match(text, close + 1).group(1)
         if not before.endswith(tuple(_TERMINAL)) or after[:1].islower() or after[:1] in (",", ";"):
             kept.append((start, close))
     return kept
 
 
 def _no_split_after(token: str, following: str) -> bool:
-    """Whether a single '.' after `token` ends an abbreviation or initial, not a sentence."""
+    """Whether a single '.' after `token` ends an abbreviation or initial, not a sentence;
+    `following` is the next word."""
     token = token.lstrip("\"'“‘([«").rstrip(".")
     word = token.lower()
-    next_word = re.sub(r"^\W+", "", following.split(maxsplit=1)[0] if following.split() else "")
+    next_word = re.sub(r"^\W+", "", following)
     if word in ABBREVIATIONS:
         return True
     if word in _NUMBER_ABBREVIATIONS:
@@ -227,7 +234,7 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
     begin = 0
     for match in _BOUNDARY.finditer(chunk):
         stop = match.end()
-        following = chunk[stop:].lstrip()
+        following = _NEXT.match(chunk, stop).group(1)  # the next word
         if not following:
             break
         if not _splits(chunk, begin, match, following, inside):
@@ -252,7 +259,7 @@ def _splits(chunk: str, begin: int, match: re.Match, following: str, inside) -> 
         return False
     before = chunk[begin : match.start()]
     if match["latin"] == ".":
-        token = before.split()[-1] if before.split() else ""
+        token = before.rsplit(maxsplit=1)[-1] if before.strip() else ""
         return not _no_split_after(token, following)
     if match["other"] and match["other"][0] == "۔" and (begin == 0 or before[-1:].isspace()):
         return len(before.split()) > 3  # "شہر ۔ یکم" opens a dateline, it is not a full stop
@@ -335,11 +342,13 @@ def _roles(text: str, units: list[tuple[int, int]], article: Article, options: S
 
 
 def _mark_captions(roles: list[tuple[str, str]], lines: list[Line], options: SegmentOptions) -> None:
-    """A short body line right above a picture credit is the picture's caption (or alt text)."""
+    """A short body line right above a picture credit is the picture's caption (or alt text).
+    Alt texts have no final punctuation and may be twice as long as a punctuated caption."""
     for i in range(len(roles) - 1):
+        limit = options.max_caption_words * (1 if _ends_sentence(lines[i].plain) else 2)
         if (
             roles[i][0] == BODY
-            and lines[i].words <= options.max_caption_words
+            and lines[i].words <= limit
             and roles[i + 1] == (BOILERPLATE, "picture credit")
             and is_standalone_credit(lines[i + 1])
         ):

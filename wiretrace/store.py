@@ -57,8 +57,9 @@ CREATE TABLE IF NOT EXISTS sentences (
     role TEXT NOT NULL, paragraph INTEGER NOT NULL, rule TEXT,
     PRIMARY KEY (article, idx)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS vectors (     -- body-sentence embeddings, float32 rows, one blob per article
-    article INTEGER PRIMARY KEY, rows INTEGER NOT NULL, dim INTEGER NOT NULL, data BLOB NOT NULL
+CREATE TABLE IF NOT EXISTS vectors (     -- `api.embed` of the article: float32 rows, one blob per article
+    article INTEGER PRIMARY KEY, rows INTEGER NOT NULL, dim INTEGER NOT NULL, data BLOB NOT NULL,
+    starts BLOB NOT NULL                -- int32: row of each body sentence's own embedding, then `rows`
 );
 CREATE TABLE IF NOT EXISTS signatures (  -- MinHash of body word shingles, uint32 per permutation
     article INTEGER PRIMARY KEY, data BLOB NOT NULL
@@ -123,6 +124,13 @@ def fts_query(query: str) -> str:
     """User input as an FTS5 query that cannot be a syntax error: every word a quoted term, all
     required (``NOT "x" OR (`` becomes ``"NOT" "x" "OR"``)."""
     return " ".join(f'"{w}"' for w in _FTS_WORD.findall(query))
+
+
+def unit_starts(doc: Document) -> np.ndarray:
+    """Row of each body sentence's own embedding in `api.embed(doc)`, then the row count: each
+    sentence is followed by its clauses (`fingerprint.units`)."""
+    sizes = [len(fp.units(s.norm or s.text)) for s in doc.body]
+    return np.cumsum([0, *sizes]).astype(np.int32)
 
 
 def _now() -> str:
@@ -260,10 +268,11 @@ class Store:
     def _insert(self, db: sqlite3.Connection, doc: Document, digest: str, vecs: np.ndarray, sig: np.ndarray) -> None:
         a = doc.article
         vecs = np.ascontiguousarray(vecs, dtype=np.float32)
-        if vecs.ndim != 2 or len(vecs) != len(doc.body):
+        starts = unit_starts(doc)
+        if vecs.ndim != 2 or len(vecs) != starts[-1]:
             raise StoreError(
-                f"{len(doc.body)} body sentences but vectors of shape {vecs.shape}; embed the body "
-                "sentences in order", record=a.id,
+                f"{len(doc.body)} body sentences with {starts[-1]} units to embed, but vectors of shape "
+                f"{vecs.shape}; store what `api.embed(doc)` returns", record=a.id,
             )
         num = db.execute(
             f"INSERT INTO articles ({_ARTICLE_COLUMNS}, text_hash, added) VALUES ({', '.join('?' * 13)})",
@@ -274,7 +283,8 @@ class Store:
             'INSERT INTO sentences (article, idx, start, "end", role, paragraph, rule) VALUES (?, ?, ?, ?, ?, ?, ?)',
             [(num, s.index, s.start, s.end, s.role, s.paragraph, s.rule or None) for s in doc.sentences],
         )
-        db.execute("INSERT INTO vectors VALUES (?, ?, ?, ?)", (num, vecs.shape[0], vecs.shape[1], vecs.tobytes()))
+        db.execute("INSERT INTO vectors VALUES (?, ?, ?, ?, ?)",
+                   (num, vecs.shape[0], vecs.shape[1], vecs.tobytes(), starts.tobytes()))
         db.execute("INSERT INTO signatures VALUES (?, ?)", (num, np.asarray(sig, dtype=np.uint32).tobytes()))
 
     def _delete(self, db: sqlite3.Connection, num: int, article_id: str) -> None:
@@ -290,6 +300,16 @@ class Store:
             raise NotFoundError("no such article in the store; `wiretrace add` it first", path=self.path,
                                 record=article_id)
         return row[0]
+
+    def stored_hashes(self, ids: Iterable[str]) -> dict[str, str]:
+        """``{id: text hash}`` of those of `ids` that are stored."""
+        ids, found = list(ids), {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            found.update(self._db.execute(
+                f"SELECT id, text_hash FROM articles WHERE id IN ({', '.join('?' * len(chunk))})", chunk
+            ).fetchall())
+        return found
 
     def has(self, article_id: str) -> bool:
         return self._db.execute("SELECT 1 FROM articles WHERE id = ?", (article_id,)).fetchone() is not None
@@ -338,7 +358,7 @@ class Store:
             last = rows[-1][0]
 
     def vectors(self, article_id: str) -> np.ndarray:
-        """The body-sentence embeddings of a stored article (one float32 row per body sentence)."""
+        """The embeddings of a stored article, as `api.embed` gave them (units of body sentences)."""
         row = self._db.execute(
             "SELECT v.rows, v.dim, v.data FROM vectors v JOIN articles a ON a.num = v.article WHERE a.id = ?",
             (article_id,),
@@ -361,20 +381,31 @@ class Store:
         """``(num, id, outlet, published)`` of every article: what the candidate index filters on."""
         return self._db.execute("SELECT num, id, outlet, published FROM articles ORDER BY num").fetchall()
 
-    def iter_signatures(self, after: int = 0) -> Iterator[tuple[int, bytes]]:
-        yield from self._db.execute("SELECT article, data FROM signatures WHERE article > ? ORDER BY article", (after,))
+    def state(self) -> tuple[int, int]:
+        """``(largest article number, article count)``: changes whenever articles are added or replaced."""
+        return tuple(self._db.execute("SELECT coalesce(max(num), 0), count(*) FROM articles").fetchone())
 
-    def iter_vectors(self, nums: Iterable[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
-        """``(num, vectors)`` for the given article numbers (all articles when None)."""
+    def signatures(self, nums: Iterable[int] | None = None) -> dict[int, np.ndarray]:
+        """``{article number: MinHash signature}`` for `nums` (every article when None)."""
+        rows = self._by_nums("SELECT article, data FROM signatures", nums)
+        return {num: np.frombuffer(data, dtype=np.uint32) for num, data in rows}
+
+    def sentence_vectors(self, nums: Iterable[int]) -> dict[int, np.ndarray]:
+        """``{article number: one embedding per body sentence (its own, not its clauses')}``."""
+        rows = self._by_nums("SELECT article, rows, dim, data, starts FROM vectors", nums)
+        return {
+            num: np.frombuffer(data, dtype=np.float32).reshape(n, dim)[np.frombuffer(starts, dtype=np.int32)[:-1]]
+            for num, n, dim, data, starts in rows
+        }
+
+    def _by_nums(self, select: str, nums: Iterable[int] | None) -> list[tuple]:
         if nums is None:
-            cursor = self._db.execute("SELECT article, rows, dim, data FROM vectors ORDER BY article")
-        else:
-            cursor = (
-                row for num in nums
-                for row in self._db.execute("SELECT article, rows, dim, data FROM vectors WHERE article = ?", (num,))
-            )
-        for num, rows, dim, data in cursor:
-            yield num, np.frombuffer(data, dtype=np.float32).reshape(rows, dim)
+            return self._db.execute(select).fetchall()
+        nums, rows = list(nums), []
+        for i in range(0, len(nums), 500):  # well under SQLite's limit on bound parameters
+            chunk = nums[i : i + 500]
+            rows += self._db.execute(f"{select} WHERE article IN ({', '.join('?' * len(chunk))})", chunk).fetchall()
+        return rows
 
     def search(self, query: str = "", outlet: str | None = None, since: str | None = None,
                until: str | None = None, limit: int = 50) -> list[Article]:
@@ -457,16 +488,17 @@ class Store:
         return [r[0] for r in self._db.execute("SELECT article FROM stories WHERE story = ? ORDER BY article", (story,))]
 
     def save_families(self, edges: list[tuple[str, str, dict]], *, replace_all: bool = True) -> None:
-        """Record reuse-family edges ``(parent, child, data)``. Each connected group of edges is a
-        family named after its root (the member that is nobody's child; the smallest id if several).
-        By default earlier families are dropped first: families are recomputed as a whole."""
+        """Record reuse-family edges ``(parent, child, data)``. An edge belongs to the family named
+        by ``data["family"]``; without one, each connected group of edges is a family named after
+        its root (the member that is nobody's child; the smallest id if several). By default
+        earlier families are dropped first: families are recomputed as a whole."""
         families = _family_names(edges)
         with self._write() as db:
             if replace_all:
                 db.execute("DELETE FROM families")
             db.executemany(
                 "INSERT OR REPLACE INTO families VALUES (?, ?, ?, ?)",
-                [(families[p], p, c, json.dumps(d, ensure_ascii=False)) for p, c, d in edges],
+                [(str(d.get("family") or families[p]), p, c, json.dumps(d, ensure_ascii=False)) for p, c, d in edges],
             )
 
     def family_of(self, article_id: str) -> dict | None:

@@ -15,23 +15,23 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
+import logging
 import os
+import sys
 import time
-from contextlib import closing
-from dataclasses import asdict, is_dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlencode
 
-from .errors import ConfigError, InputError, MissingExtraError, NotFoundError, StoreError, WiretraceError
-from .models import (Alignment, Article, ChangedFact, Comparison, Direction, Document, Labelled, Match,
-                     Verdict)
-from .options import Options, load_options
 from . import report
+from .errors import ConfigError, InputError, MissingExtraError, NotFoundError, StoreError, WiretraceError
+from .models import Alignment, Article, ChangedFact, Comparison, Direction, Document, Labelled, Match, Verdict
+from .options import Options, load_options
 
 try:
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+    from fastapi.responses import HTMLResponse, RedirectResponse, Response
     from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException
 except ModuleNotFoundError as exc:  # pragma: no cover - depends on the install
@@ -39,6 +39,9 @@ except ModuleNotFoundError as exc:  # pragma: no cover - depends on the install
         f"the web app needs {exc.name}; install it with: pip install 'wiretrace[web]'"
     ) from None
 
+log = logging.getLogger("wiretrace.web")
+
+MAX_MEMBERS = 500  # articles listed on a story page (the JSON says how many there are)
 MAX_TEXT = 1_000_000  # bytes of UTF-8 per pasted or uploaded text
 STATIC = Path(__file__).parent / "static"
 STATIC_FILES = {  # name -> (file, media type); pair.css/pair.js are the report's own, shared
@@ -106,7 +109,8 @@ def wants_json(request: Request) -> bool:
 def json_url(request: Request) -> str:
     """The JSON twin of the HTML page being shown."""
     query = {k: v for k, v in request.query_params.items() if k not in ("format", "token")}
-    return "/api" + request.url.path + ("?" + urlencode(query) if query else "")
+    path = "/search" if request.url.path == "/" else request.url.path
+    return "/api" + path + ("?" + urlencode(query) if query else "")
 
 
 def render(request: Request, template: str, context: dict, status: int = 200) -> HTMLResponse:
@@ -170,7 +174,12 @@ def _add_guards(app: FastAPI, token: str | None, allowed_hosts: tuple[str, ...])
             response = RedirectResponse(request.url.path + ("?" + urlencode(query) if query else ""), 303)
             _set_cookie(response, token)
         else:
-            response = await call_next(request)
+            try:
+                response = await call_next(request)
+            except Exception:  # a bug: logged in full, answered in the one error shape
+                log.exception("%s %s failed", request.method, request.url.path)
+                err = WiretraceError(f"internal error on {request.method} {request.url.path}; see the server log")
+                response = error_response(request, err, 500)
             if token and request.query_params.get("token"):
                 _set_cookie(response, token)
         response.headers.update(SECURITY_HEADERS)
@@ -215,13 +224,14 @@ async def read_form(request: Request, limit: int) -> dict[str, str]:
             raise InputError(f"request body is not JSON ({exc})") from None
         fields = {k: v for k, v in data.items() if isinstance(v, str)} if isinstance(data, dict) else {}
     else:
-        form = await request.form(max_part_size=cap, max_fields=20, max_files=2)
         fields = {}
-        for key, value in form.multi_items():
-            if isinstance(value, str):
-                fields.setdefault(key, value)
-            elif value.filename:
-                fields[key] = _decode(await value.read(), value.filename)
+        async with request.form(max_part_size=cap, max_fields=20, max_files=2) as form:  # closes uploads
+            for key, value in form.multi_items():
+                if isinstance(value, str):
+                    fields.setdefault(key, value)
+                elif value.filename:
+                    fields[key] = _decode(await value.read(), value.filename)
+                    fields[f"{key}_file"] = Path(value.filename).stem
     for key, value in fields.items():
         if len(value.encode("utf-8")) > limit:
             raise TooLargeError(f"text {key!r} is {len(value.encode('utf-8')):,} bytes; the limit is {limit:,}",
@@ -258,8 +268,10 @@ def _add_routes(app: FastAPI) -> None:  # noqa: C901 - one small function per ro
         return render(request, "web_search.html", data | {"page_title": "search"})
 
     @both("/article/{article_id:path}")
-    def article(request: Request, article_id: str):
+    def article(request: Request, article_id: str, find: bool = False):
         data = request.app.state.pages.article(article_id)
+        if find:  # search the store for likely sources now, beside the stored ones
+            data["found"] = request.app.state.pages.find_sources(article_id)
         if wants_json(request):
             return dump(data)
         return render(request, "web_article.html", data | {"page_title": data["article"]["title"] or article_id})
@@ -268,11 +280,9 @@ def _add_routes(app: FastAPI) -> None:  # noqa: C901 - one small function per ro
     def pair(request: Request, derived_id: str, source_id: str):
         t0 = time.perf_counter()
         comparison, data, origin = request.app.state.pages.pair(derived_id, source_id)
-        headers = {"X-Wiretrace-Pair": origin, "Server-Timing": f"pair;dur={1000 * (time.perf_counter() - t0):.1f}"}
-        if wants_json(request):
-            return dump(data, headers=headers)
-        response = _pair_page(request, comparison, origin)
-        response.headers.update(headers)
+        response = dump(data) if wants_json(request) else _pair_page(request, comparison, origin)
+        response.headers["X-Wiretrace-Pair"] = origin
+        response.headers["Server-Timing"] = f"app;dur={1000 * (time.perf_counter() - t0):.1f}"
         return response
 
     @both("/story/{story_id:path}")
@@ -280,20 +290,23 @@ def _add_routes(app: FastAPI) -> None:  # noqa: C901 - one small function per ro
         data = request.app.state.pages.story(story_id)
         if wants_json(request):
             return dump(data)
-        return render(request, "web_family.html", data | {"page_title": f"story {story_id}", "kind": "story"})
+        return render(request, "web_family.html", data | {
+            "page_title": f"story {story_id}", "kind": "story", "article": "",
+            "timeline": timeline(data["members"], [])})
 
     @both("/family/{article_id:path}")
     def family(request: Request, article_id: str):
         data = request.app.state.pages.family(article_id)
         if wants_json(request):
             return dump(data)
-        return render(request, "web_family.html", data | {"page_title": f"family of {article_id}",
-                                                          "kind": "family"})
+        return render(request, "web_family.html", data | {
+            "page_title": f"family of {article_id}", "kind": "family",
+            "timeline": timeline(data["members"], data["edges"])})
 
     @app.get("/compare", response_model=None)
     def compare_form(request: Request):
         return render(request, "web_compare.html", {"page_title": "compare", "limit": request.app.state.max_text,
-                                                    "json_url": "/api/compare"})
+                                                    "json_url": ""})
 
     @app.post("/compare", response_model=None)
     @app.post("/api/compare", response_model=None)
@@ -341,15 +354,16 @@ class Pages:
                                 "(the compare page works without one)")
         from .store import Store
 
-        return closing(Store(self.db_path, readonly=True))
+        # One connection per request: cheap, and each request sees the latest batch `add` committed.
+        return Store(self.db_path, readonly=True, timeout=self.options.store.busy_timeout)
 
     def search(self, q: str, outlet: str, since: str, until: str, limit: int) -> dict:
         with self.store() as store:
-            found = store.search(q or None, outlet=outlet or None, since=since or None,
+            found = store.search(q, outlet=outlet or None, since=since or None,
                                  until=until or None, limit=limit)
             outlets = list(store.outlets())
         return {"query": q, "outlet": outlet, "since": since, "until": until, "limit": limit,
-                "outlets": [_outlet(o) for o in outlets], "results": [meta(a) for a in found]}
+                "outlets": [{"outlet": o, "articles": n} for o, n in outlets], "results": [meta(a) for a in found]}
 
     def article(self, article_id: str) -> dict:
         with self.store() as store:
@@ -359,38 +373,47 @@ class Pages:
             story = store.story_of(article_id)
             family = store.family_of(article_id)
         return {"article": meta(article), "text": article.text, "sources": sources,
-                "derivatives": derivatives, "story": _plain(story), "family": _plain(family)}
+                "derivatives": derivatives, "story": story, "family": family}
 
     def pair(self, derived_id: str, source_id: str) -> tuple[Comparison, dict, str]:
-        """The pair as stored ("stored"), else computed now on the two stored documents ("computed")."""
+        """The pair as stored ("stored"), else computed now on the two stored documents and their
+        stored vectors ("computed"; nothing is written, the last few are kept in memory)."""
+        key = (derived_id, source_id)
         with self.store() as store:
-            for d, s in ((derived_id, source_id), (source_id, derived_id)):
+            for d, s in (key, key[::-1]):
                 data = store.get_pair(d, s)
                 if data:
-                    docs = store.get_document(d), store.get_document(s)
-                    return from_contract(data, *docs), data, "stored"
-            key = (derived_id, source_id)
+                    return from_contract(data, store.get_document(d), store.get_document(s)), data, "stored"
             if key not in self._computed:
-                docs = store.get_document(derived_id), store.get_document(source_id)
-        if key not in self._computed:
-            from . import api
+                from . import api
 
-            if len(self._computed) > 32:
-                self._computed.pop(next(iter(self._computed)))
-            self._computed[key] = api.compare(docs[0], docs[1], self.options)
+                docs = store.get_document(derived_id), store.get_document(source_id)
+                vectors = store.vectors(derived_id), store.vectors(source_id)
+                if len(self._computed) >= 32:
+                    self._computed.pop(next(iter(self._computed)))
+                self._computed[key] = api.compare(*docs, self.options, vectors=vectors)
         comparison = self._computed[key]
         return comparison, comparison.to_dict(), "computed"
 
+    def find_sources(self, article_id: str) -> list[dict]:
+        """Likely sources searched now in the whole store (`wiretrace sources`), not stored."""
+        from . import api
+
+        with self.store() as store:
+            return [summary(c.to_dict()) for c in api.sources(article_id, store, self.options)]
+
     def story(self, story_id: str) -> dict:
         with self.store() as store:
-            members = [meta(a) for a in store.story_members(story_id)]
+            ids = store.story_members(story_id)
+            members = [meta(store.get_article(a)) for a in ids[:MAX_MEMBERS]]
         if not members:
             raise NotFoundError("no such story in the store", record=story_id)
-        return {"story": story_id, "members": sorted(members, key=lambda m: m.get("published") or "")}
+        members.sort(key=lambda m: (not m.get("published"), m.get("published") or ""))  # undated last
+        return {"story": story_id, "size": len(ids), "members": members}
 
     def family(self, article_id: str) -> dict:
         with self.store() as store:
-            family = _plain(store.family_of(article_id))
+            family = store.family_of(article_id)
             if not family:
                 store.get_article(article_id)  # NotFoundError when the article itself is unknown
                 family = {"members": [article_id], "edges": []}
@@ -408,7 +431,9 @@ def _pasted(fields: dict[str, str], side: str) -> Article:
     from .ingest import html_article, text_article
 
     text = fields.get(side, "")
-    name = fields.get(f"{side}_name", "").strip() or side.upper()
+    name = fields.get(f"{side}_name", "").strip()
+    if name in ("", side.upper()):
+        name = fields.get(f"{side}_file") or side.upper()
     if not text.strip():
         raise InputError(f"text {side.upper()} is empty: paste an article or choose a file", record=side)
     if text.lstrip()[:1] == "<" and "</" in text:
@@ -416,42 +441,14 @@ def _pasted(fields: dict[str, str], side: str) -> Article:
     return text_article(text, name)
 
 
-def meta(item) -> dict:
-    """An article's metadata (the contract's `derived`/`source` object) from whatever the store gave."""
-    if isinstance(item, Document):
-        item = item.article
-    if isinstance(item, Article):
-        return item.meta()
-    data = dict(item) if isinstance(item, dict) else {"id": str(item)}
-    data.pop("text", None)
-    return data
+def meta(article: Article) -> dict:
+    """An article's metadata: the contract's `derived`/`source` object."""
+    return article.meta()
 
 
 def summary(pair: dict) -> dict:
-    """A stored pair without its sentences: what the article page lists."""
-    pair = _plain(pair)
+    """A pair's contract without its sentences: what the article page lists."""
     return {k: v for k, v in pair.items() if k != "sentences"}
-
-
-def _plain(value):
-    """Dataclasses and tuples as JSON-ready dicts and lists (store results vary in shape)."""
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    if is_dataclass(value):
-        return _plain(asdict(value))
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return [_plain(v) for v in value]
-
-
-def _outlet(item) -> dict:
-    if isinstance(item, str):
-        return {"outlet": item}
-    if isinstance(item, (tuple, list)):
-        return {"outlet": item[0], "articles": item[1]} if len(item) > 1 else {"outlet": item[0]}
-    return _plain(item)
 
 
 def from_contract(data: dict, derived: Document, source: Document) -> Comparison:
@@ -480,62 +477,65 @@ def from_contract(data: dict, derived: Document, source: Document) -> Comparison
     return Comparison(derived, source, Alignment(labelled(derived), labelled(source), facts), verdict)
 
 
-def _edge(edge) -> dict:
-    """A lineage edge as ``{"parent", "child", ...}`` whatever shape cluster.py gave it."""
-    if isinstance(edge, dict):
-        return dict(edge)
-    if isinstance(edge, (list, tuple)):
-        return dict(zip(("parent", "child", "verdict"), edge))
-    return _plain(edge)
-
-
 def _member_ids(family: dict) -> list[str]:
-    ids = [m if isinstance(m, str) else m["id"] for m in family.get("members", ())]
-    for e in map(_edge, family.get("edges", ())):
+    ids = list(family.get("members", ()))
+    for e in family.get("edges", ()):
         ids += [e["parent"], e["child"]]
     return list(dict.fromkeys(ids))
 
 
 def lineage(article_id: str, family: dict, members: dict[str, dict]) -> dict:
     """The family as a tree from its original(s): each node an article, each child a rewrite of its parent."""
-    edges = [_edge(e) for e in family.get("edges", ())]
+    edges = [{"verdict": None, "derived_share": None, "credited": None} | e for e in family.get("edges", ())]
+    primary = [e for e in edges if e.get("primary", True)]  # the tree; others are second sources
     children: dict[str, list[dict]] = {}
-    for e in edges:
+    for e in primary:
         children.setdefault(e["parent"], []).append(e)
-    has_parent = {e["child"] for e in edges}
+    has_parent = {e["child"] for e in primary}
     roots = [m for m in members if m not in has_parent] or list(members)[:1]
+    also = {}
+    for e in edges:
+        if not e.get("primary", True):
+            also.setdefault(e["child"], []).append(e["parent"])
 
     def node(mid: str, edge: dict | None, seen: frozenset) -> dict:
-        kids = [] if mid in seen else sorted(children.get(mid, ()), key=lambda e: members[e["child"]].get("published") or "")
-        return {"id": mid, "article": members[mid], "edge": edge,
+        kids = [] if mid in seen else sorted(children.get(mid, ()),
+                                             key=lambda e: (members[e["child"]].get("published") or "", e["child"]))
+        return {"id": mid, "article": members[mid], "edge": edge, "also_from": also.get(mid, []),
                 "children": [node(e["child"], e, seen | {mid}) for e in kids]}
 
-    data = {k: v for k, v in family.items() if k not in ("members", "edges")}
+    data = {"family": ""} | {k: v for k, v in family.items() if k not in ("members", "edges")}
     return data | {"article": article_id, "roots": roots, "members": list(members.values()), "edges": edges,
                    "tree": [node(r, None, frozenset()) for r in roots]}
 
 
-def timeline(members: list[dict], edges: list[dict], width: int = 760, row: int = 26) -> dict:
-    """Geometry of the inline-SVG timeline: one row per article, x by publication date."""
-    dated = sorted((m for m in members if m.get("published")), key=lambda m: m["published"])
+def timeline(members: list[dict], edges: list[dict], width: int = 1240, row: int = 24) -> dict:
+    """Geometry of the inline-SVG timeline: one row per article (oldest first), x by publication
+    time, lines from each parent to its rewrites; undated articles sit in a column of their own."""
+    dated = sorted((m for m in members if m.get("published")), key=lambda m: (m["published"], m["id"]))
     undated = [m for m in members if not m.get("published")]
     times = [_timestamp(m["published"]) for m in dated]
-    lo, hi = (min(times), max(times)) if times else (0.0, 1.0)
-    span = (hi - lo) or 1.0
-    left, right = 10, width - 260
+    lo, hi = (min(times), max(times)) if times else (0.0, 0.0)
+    left, right, undated_x = 12, 460, 500
     rows, where = [], {}
     for i, m in enumerate(dated + undated):
-        t = _timestamp(m["published"]) if m.get("published") else None
-        x = left + (right - left) * ((t - lo) / span) if t is not None else right + 10
-        y = 20 + i * row
-        where[m["id"]] = (x, y)
-        rows.append({"id": m["id"], "x": round(x, 1), "y": y, "label": m.get("title") or m["id"],
-                     "outlet": m.get("outlet", ""), "published": m.get("published") or "undated"})
+        t = times[i] if i < len(dated) else None
+        x = undated_x if t is None else left + (right - left) * ((t - lo) / (hi - lo) if hi > lo else 0.0)
+        y = 44 + i * row
+        where[m["id"]] = (round(x, 1), y)
+        label = " · ".join(p for p in (m.get("published", "")[:16] or "undated", m.get("outlet", ""),
+                                        (m.get("title") or m["id"])[:70]) if p)
+        rows.append({"id": m["id"], "x": round(x, 1), "y": y, "label": label, "dated": t is not None})
     lines = [{"x1": where[e["parent"]][0], "y1": where[e["parent"]][1], "x2": where[e["child"]][0],
               "y2": where[e["child"]][1]} for e in edges if e["parent"] in where and e["child"] in where]
-    return {"width": width, "height": 30 + len(rows) * row, "rows": rows, "lines": lines,
-            "start": dated[0]["published"] if dated else "", "end": dated[-1]["published"] if dated else "",
-            "label_x": right + 24}
+    ticks = [{"x": left, "label": dated[0]["published"][:16]}] if dated else []
+    if hi > lo:
+        ticks.append({"x": right, "label": dated[-1]["published"][:16]})
+    if undated:
+        ticks.append({"x": undated_x, "label": "undated"})
+    return {"width": width, "height": 54 + len(rows) * row, "rows": rows, "lines": lines, "ticks": ticks,
+            "axis": {"x1": left, "x2": right}, "label_x": undated_x + 24,
+            "start": dated[0]["published"] if dated else "", "end": dated[-1]["published"] if dated else ""}
 
 
 def _timestamp(value: str) -> float:
@@ -563,4 +563,5 @@ def serve(db: str | os.PathLike | None, host: str = "127.0.0.1", port: int = 800
                           "(every request must then carry it), or bind 127.0.0.1")
     allowed = () if token else ("127.0.0.1", "localhost", "[::1]", host)
     app = create_app(db, options, token=token, allowed_hosts=allowed)
+    print(f"wiretrace: serving {db} on http://{host}:{port}/ (Ctrl-C stops)", file=sys.stderr)
     uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)

@@ -1,0 +1,528 @@
+"""Two layers of grouping over articles: stories (same event) and reuse families (same text).
+
+A **story** is the articles about one event. They need not share a sentence: `cluster_stories`
+represents each article by the mean of its body-sentence embeddings and a TF-IDF vector of its
+content words and names, and joins articles by average-linkage agglomerative clustering over a blend
+of the two cosines. Average linkage is the guard against chaining: two groups merge only when their
+members are similar *on average*, so a run of pairwise-similar articles A~B~C~D does not become one
+story the way single linkage would make it.
+
+A **reuse family** is a text lineage: a directed tree from an original to its reprints and rewrites
+(and theirs). `reuse_families` builds it from derived pairs (the verdicts of `compare`) with these
+rules, each a guard against chaining unrelated articles together:
+
+1. An edge is a pair called derived whose derived_share is at least `min_share`; of two opposite
+   pairs between the same articles the one with the more confident direction wins.
+2. Edges are taken strongest first (derived_share, then direction confidence, then ids). An
+   article keeps at most `max_parents` parents, each within `parent_margin` of its best one (a
+   composite of two sources keeps both; a faint third resemblance is dropped).
+3. An edge whose text is already explained by a kept path is dropped: a reprint of a reprint hangs
+   under the reprint or under the original, whichever it shares more with, not under both.
+4. Each article's strongest parent is its *primary* parent; the primary edges form a forest. The
+   share of an article's text that comes from the root is estimated as the product of the
+   derived_shares along its primary path. An article whose estimate falls below `min_lineage`, or
+   that lies more than `max_depth` edges below the root, starts a family of its own: a chain of weak
+   links (A lent B a paragraph, B lent C another) is not one lineage.
+
+Both functions are pure and order independent: the input is sorted by article id (and edges by a
+total key) before anything else, so shuffling the input gives the same result.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import numpy as np
+
+from . import fingerprint as fp
+from .models import NOT_DERIVED, Comparison, Document
+from .options import ClusterOptions, Options
+
+__all__ = [
+    "Family",
+    "FamilyEdge",
+    "Pair",
+    "as_pair",
+    "average_linkage",
+    "average_linkage_reference",
+    "cluster_stories",
+    "family_rows",
+    "reuse_families",
+    "story_similarity",
+]
+
+STORY_PREFIX = "story:"
+_HASH_DIM = 256  # feature-hashed TF-IDF width used only to find neighbours in large corpora
+
+
+def _options(options: Options | ClusterOptions | None) -> ClusterOptions:
+    if options is None:
+        return ClusterOptions()
+    return options if isinstance(options, ClusterOptions) else options.cluster
+
+
+# --- stories ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Features:
+    ids: list[str]
+    semantic: np.ndarray  # (n, dim) unit rows (zero rows for articles without embeddings)
+    terms: list[tuple[np.ndarray, np.ndarray]]  # unit TF-IDF vectors: sorted term ids, weights
+    vocabulary: int
+    days: np.ndarray  # publication day numbers, nan when unknown
+
+
+def _day(value: str) -> float:
+    if not value:
+        return math.nan
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return math.nan
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.timestamp() / 86400.0
+
+
+def _term_counts(doc: Document, options: ClusterOptions) -> Counter:
+    counts: Counter = Counter()
+    title = doc.article.title or " ".join(s.text for s in doc.sentences if s.role == "title")
+    for stem in fp.content_stems(title):
+        counts[stem] += options.title_weight
+    for sentence in doc.body:
+        text = sentence.norm or sentence.text
+        for stem in fp.content_stems(text):
+            counts[stem] += 1.0
+        for name in fp.names(text):
+            counts["@" + name] += options.name_weight
+    return counts
+
+
+def _mean_vector(v) -> np.ndarray | None:
+    if v is None:
+        return None
+    v = np.asarray(v, dtype=np.float32)
+    return v.mean(axis=0) if v.ndim == 2 and len(v) else None
+
+
+def _features(docs: Iterable[Document], vectors, options: ClusterOptions) -> _Features:
+    """Per-article features, computed one document at a time (the documents are not kept), then
+    put in article-id order so that nothing depends on the order they came in."""
+    lookup = vectors if callable(vectors) else (lambda doc: vectors.get(doc.article.id))
+    terms: dict[str, int] = {}
+    rows = []
+    for doc in docs:
+        counts = _term_counts(doc, options)
+        ids = np.array([terms.setdefault(t, len(terms)) for t in counts], dtype=np.int64)
+        values = np.array(list(counts.values()), dtype=np.float64)
+        rows.append((doc.article.id, _mean_vector(lookup(doc)), ids, values, _day(doc.article.published)))
+    rows.sort(key=lambda r: r[0])
+    ids = [r[0] for r in rows]
+    if len(set(ids)) != len(ids):
+        raise ValueError("cluster_stories: article ids must be unique")
+    dim = max((len(r[1]) for r in rows if r[1] is not None), default=1)
+    semantic = np.zeros((len(rows), dim), dtype=np.float32)
+    for k, r in enumerate(rows):
+        if r[1] is not None and len(r[1]) == dim:
+            semantic[k] = r[1] / max(float(np.linalg.norm(r[1])), 1e-12)
+    # Term ids in sorted-term order, so that they too are independent of the input order.
+    order = np.empty(len(terms), dtype=np.int64)
+    order[[terms[t] for t in sorted(terms)]] = np.arange(len(terms))
+    df = np.zeros(len(terms))
+    for r in rows:
+        df[r[2]] += 1
+    idf = np.log((1 + len(rows)) / (1 + df)) + 1.0
+    vectors_ = []
+    for r in rows:
+        weights = np.log1p(r[3]) * idf[r[2]]
+        weights /= max(float(np.linalg.norm(weights)), 1e-12)
+        keys = order[r[2]]
+        sort = np.argsort(keys)
+        vectors_.append((keys[sort], weights[sort]))
+    days = np.array([r[4] for r in rows], dtype=np.float64)
+    return _Features(ids, semantic, vectors_, len(terms), days)
+
+
+def _tfidf_gram(rows: list[tuple[np.ndarray, np.ndarray]], chunk: int = 4096) -> np.ndarray:
+    """Dense cosine matrix of sparse unit rows, computed over slices of their shared vocabulary."""
+    n = len(rows)
+    gram = np.zeros((n, n), dtype=np.float64)
+    if not n or not sum(len(r[0]) for r in rows):
+        return gram
+    t_all = np.concatenate([r[0] for r in rows])
+    w_all = np.concatenate([r[1] for r in rows])
+    i_all = np.repeat(np.arange(n), [len(r[0]) for r in rows])
+    _, t_all = np.unique(t_all, return_inverse=True)  # local term ids: chunks cover only these
+    for lo in range(0, int(t_all.max()) + 1, chunk):
+        keep = (t_all >= lo) & (t_all < lo + chunk)
+        block = np.zeros((n, chunk), dtype=np.float32)
+        block[i_all[keep], t_all[keep] - lo] = w_all[keep]
+        gram += block @ block.T
+    return gram
+
+
+def _sparse_dot(x: tuple[np.ndarray, np.ndarray], y: tuple[np.ndarray, np.ndarray]) -> float:
+    _, i, j = np.intersect1d(x[0], y[0], assume_unique=True, return_indices=True)
+    return float(x[1][i] @ y[1][j])
+
+
+def _pair_similarity(features: _Features, i: np.ndarray, j: np.ndarray, options: ClusterOptions) -> np.ndarray:
+    """The blended similarity of the pairs (i[k], j[k]) (same values as `story_similarity`)."""
+    w = options.semantic_weight
+    sim = w * np.einsum("ij,ij->i", features.semantic[i], features.semantic[j]).astype(np.float64)
+    lexical = np.array([_sparse_dot(features.terms[a], features.terms[b]) for a, b in zip(i, j)])
+    sim += (1.0 - w) * lexical
+    return sim * _date_factor(features.days[i], features.days[j], options)
+
+
+def _date_factor(a: np.ndarray, b: np.ndarray, options: ClusterOptions) -> np.ndarray | float:
+    if options.story_days <= 0:
+        return 1.0
+    with np.errstate(invalid="ignore"):
+        far = np.abs(a - b) > options.story_days  # unknown dates (nan) are never far
+    return np.where(far, 1.0 - options.date_penalty, 1.0)
+
+
+def story_similarity(features: _Features, index: np.ndarray, options: ClusterOptions) -> np.ndarray:
+    """The blended similarity of every pair among the articles at positions `index`."""
+    w = options.semantic_weight
+    sem = features.semantic[index]
+    sim = w * (sem @ sem.T).astype(np.float64)
+    sim += (1.0 - w) * _tfidf_gram([features.terms[i] for i in index])
+    days = features.days[index]
+    return sim * _date_factor(days[:, None], days[None, :], options)
+
+
+def average_linkage(sim: np.ndarray, threshold: float) -> np.ndarray:
+    """Average-linkage agglomerative clustering: merge the two clusters with the highest mean
+    pairwise similarity while it is at least `threshold`. Returns each item's cluster label, the
+    smallest index in its cluster.
+
+    Lance-Williams updates with a cached best neighbour per row: a merged row can only lose
+    similarity to a third cluster, so only rows whose best neighbour was merged need a rescan.
+    """
+    n = len(sim)
+    labels = np.arange(n)
+    if n < 2:
+        return labels
+    s = np.array(sim, dtype=np.float64)
+    np.fill_diagonal(s, -np.inf)
+    size = np.ones(n)
+    active = np.ones(n, dtype=bool)
+    best, arg = s.max(axis=1), s.argmax(axis=1)
+    while True:
+        i = int(np.argmax(best))
+        if not best[i] >= threshold:
+            break
+        a, b = sorted((i, int(arg[i])))
+        merged = (size[a] * s[a] + size[b] * s[b]) / (size[a] + size[b])
+        merged[a] = -np.inf
+        s[a], s[:, a] = merged, merged
+        s[b], s[:, b] = -np.inf, -np.inf
+        size[a] += size[b]
+        active[b], best[b] = False, -np.inf
+        labels[labels == b] = a
+        stale = np.flatnonzero(active & ((arg == a) | (arg == b)))
+        stale = np.union1d(stale, [a])
+        best[stale], arg[stale] = s[stale].max(axis=1), s[stale].argmax(axis=1)
+        better = active & (s[:, a] > best)
+        best[better], arg[better] = s[better, a], a
+    return labels
+
+
+def average_linkage_reference(sim: np.ndarray, threshold: float) -> np.ndarray:
+    """The slow, obviously correct version of `average_linkage`, for tests."""
+    clusters = [[i] for i in range(len(sim))]
+    while len(clusters) > 1:
+        best, pair = -math.inf, None
+        for x in range(len(clusters)):
+            for y in range(x + 1, len(clusters)):
+                mean = float(np.mean([sim[p][q] for p in clusters[x] for q in clusters[y]]))
+                if mean > best:
+                    best, pair = mean, (x, y)
+        if best < threshold:
+            break
+        x, y = pair
+        clusters[x] = sorted(clusters[x] + clusters[y])
+        del clusters[y]
+    labels = np.zeros(len(sim), dtype=int)
+    for members in clusters:
+        labels[members] = min(members)
+    return labels
+
+
+def _components(n: int, edges: Iterable[tuple[int, int]]) -> list[np.ndarray]:
+    parent = list(range(n))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for i, j in edges:
+        ri, rj = find(int(i)), find(int(j))
+        if ri != rj:
+            parent[max(ri, rj)] = min(ri, rj)
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i in range(n):
+        groups[find(i)].append(i)
+    return [np.array(g) for _, g in sorted(groups.items())]
+
+
+def _hashed(features: _Features, options: ClusterOptions) -> np.ndarray:
+    """Rows whose dot products approximate the blended similarity (TF-IDF by feature hashing)."""
+    rng = np.random.default_rng(0)
+    bucket = rng.integers(0, _HASH_DIM, size=max(features.vocabulary, 1))
+    sign = rng.choice([-1.0, 1.0], size=max(features.vocabulary, 1))
+    hashed = np.zeros((len(features.ids), _HASH_DIM), dtype=np.float32)
+    for i, (keys, weights) in enumerate(features.terms):
+        np.add.at(hashed[i], bucket[keys], sign[keys] * weights)
+    w = options.semantic_weight
+    return np.hstack([math.sqrt(w) * features.semantic, math.sqrt(1 - w) * hashed])
+
+
+def _neighbour_edges(features: _Features, options: ClusterOptions, block: int = 1024) -> list[tuple[int, int]]:
+    """Pairs among each article's nearest neighbours whose exact similarity reaches the threshold."""
+    rows = _hashed(features, options)
+    n, k = len(rows), min(options.neighbours, len(rows) - 1)
+    edges = []
+    for lo in range(0, n, block):
+        approx = rows[lo : lo + block] @ rows.T
+        for r in range(len(approx)):
+            approx[r, lo + r] = -np.inf
+        near = np.argpartition(-approx, k - 1, axis=1)[:, :k]
+        i = np.repeat(np.arange(lo, lo + len(near)), k)
+        j = near.ravel()
+        # The hashed estimate is rough: only clearly hopeless pairs are skipped before the exact score.
+        close = approx[i - lo, j] >= options.story_threshold - 0.15
+        i, j = i[close], j[close]
+        hit = _pair_similarity(features, i, j, options) >= options.story_threshold
+        edges.extend(zip(i[hit].tolist(), j[hit].tolist()))
+    return edges
+
+
+def _split(features: _Features, index: np.ndarray, options: ClusterOptions) -> list[np.ndarray]:
+    """Components of `index` linked at the threshold, oversize ones split by raising the floor."""
+    sim = story_similarity(features, index, options)
+    floor = options.story_threshold
+    while True:
+        links = np.argwhere(np.triu(sim >= floor, 1))
+        groups = _components(len(index), map(tuple, links))
+        if max(len(g) for g in groups) <= options.max_component:
+            return [index[g] for g in groups]
+        floor += 0.05
+
+
+def cluster_stories(docs: Iterable[Document], vectors: Mapping[str, np.ndarray] | Callable,
+                    options: Options | ClusterOptions | None = None) -> dict[str, str]:
+    """Article id -> story id, for every article in `docs`.
+
+    `vectors` maps article ids to their body-sentence embedding matrices, or is a function of the
+    document that returns it (missing or empty: the article is placed by its words alone). `docs`
+    may be a stream: only per-article features are kept. A story's id is ``"story:"`` + the id of its earliest
+    published member (unknown dates last, ties by id): stable when unrelated articles are added.
+    """
+    options = _options(options)
+    features = _features(docs, vectors, options)
+    n = len(features.ids)
+    if not n:
+        return {}
+    if n <= options.dense_limit:
+        groups = _split(features, np.arange(n), options)
+    else:
+        groups = []
+        for component in _components(n, _neighbour_edges(features, options)):
+            groups.extend(_split(features, component, options) if len(component) > 1 else [component])
+    out: dict[str, str] = {}
+    for group in groups:
+        labels = average_linkage(story_similarity(features, group, options), options.story_threshold)
+        for label in np.unique(labels):
+            members = group[labels == label]
+            first = min(members, key=lambda m: (math.isnan(features.days[m]), features.days[m]
+                                                if not math.isnan(features.days[m]) else 0.0, features.ids[m]))
+            story = STORY_PREFIX + features.ids[first]
+            out.update((features.ids[m], story) for m in members)
+    return out
+
+
+# --- reuse families --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A compared pair as the family builder needs it: `derived` was written from `source`."""
+
+    derived: str
+    source: str
+    verdict: str
+    derived_share: float
+    source_share: float = 0.0
+    confidence: float = 1.0  # of the direction (which is the original)
+    credited: bool = False
+
+
+def as_pair(item: Pair | Comparison | Mapping) -> Pair:
+    """A `Pair` from a `Comparison`, a `compare --json` object, a store row or a `Pair`."""
+    if isinstance(item, Pair):
+        return item
+    if isinstance(item, Comparison):
+        v = item.verdict
+        return Pair(item.derived.article.id, item.source.article.id, v.verdict, v.derived_share,
+                    v.source_share, v.direction.confidence, v.credited)
+
+    def ident(x):
+        return x["id"] if isinstance(x, Mapping) else str(x)
+
+    confidence = item.get("confidence")
+    if confidence is None and isinstance(item.get("direction"), Mapping):
+        confidence = item["direction"].get("confidence")
+    return Pair(ident(item["derived"]), ident(item["source"]), str(item["verdict"]),
+                float(item["derived_share"]), float(item.get("source_share") or 0.0),
+                1.0 if confidence is None else float(confidence), bool(item.get("credited", False)))
+
+
+@dataclass(frozen=True)
+class FamilyEdge:
+    parent: str  # the source
+    child: str  # the article written from it
+    derived_share: float
+    verdict: str
+    confidence: float
+    primary: bool  # the child's strongest parent (the tree edge); False: a second source
+    credited: bool = False
+
+    def to_dict(self) -> dict:
+        return {"parent": self.parent, "child": self.child, "derived_share": round(self.derived_share, 4),
+                "verdict": self.verdict, "confidence": round(self.confidence, 3), "primary": self.primary,
+                "credited": self.credited}
+
+
+@dataclass(frozen=True)
+class Family:
+    """A text lineage of two or more articles: `root` is the original, `edges` the parent links
+    inside the family (the primary ones form a tree from the root), `links` the parent links that
+    come from outside it (a second source in another family, or where this family split off)."""
+
+    id: str  # == root
+    root: str
+    members: tuple[str, ...]  # sorted
+    edges: tuple[FamilyEdge, ...]  # sorted by (child, parent)
+    links: tuple[FamilyEdge, ...]  # sorted by (child, parent)
+    depth: int  # longest primary path from the root
+
+    @property
+    def size(self) -> int:
+        return len(self.members)
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "root": self.root, "size": self.size, "depth": self.depth,
+                "members": list(self.members), "edges": [e.to_dict() for e in self.edges],
+                "links": [e.to_dict() for e in self.links]}
+
+
+def _strength(p: Pair) -> tuple:
+    return (-p.derived_share, -p.confidence, p.derived, p.source)
+
+
+def _edges(pairs: Iterable, options: ClusterOptions) -> list[Pair]:
+    """Rule 1: derived pairs over `min_share`, one per article pair, strongest first."""
+    best: dict[frozenset, Pair] = {}
+    for item in pairs:
+        p = as_pair(item)
+        if p.verdict == NOT_DERIVED or p.derived_share < options.min_share or p.derived == p.source:
+            continue
+        key = frozenset((p.derived, p.source))
+        kept = best.get(key)
+        if kept is None or (-p.confidence, _strength(p)) < (-kept.confidence, _strength(kept)):
+            best[key] = p
+    return sorted(best.values(), key=_strength)
+
+
+def _ancestors(node: str, parents: Mapping[str, list[Pair]]) -> set[str]:
+    seen, todo = set(), [node]
+    while todo:
+        for p in parents.get(todo.pop(), ()):
+            if p.source not in seen:
+                seen.add(p.source)
+                todo.append(p.source)
+    return seen
+
+
+def _choose_parents(edges: list[Pair], options: ClusterOptions) -> dict[str, list[Pair]]:
+    """Rules 2 and 3: child -> kept parent pairs, strongest first."""
+    parents: dict[str, list[Pair]] = defaultdict(list)
+    for e in edges:
+        kept = parents[e.derived]
+        if len(kept) >= options.max_parents or (kept and e.derived_share < kept[0].derived_share - options.parent_margin):
+            continue
+        up = _ancestors(e.source, parents)
+        if e.derived in up:  # would close a cycle
+            continue
+        if e.source in _ancestors(e.derived, parents) or any(k.source in up for k in kept):
+            continue  # already explained by a kept path (rule 3)
+        kept.append(e)
+    # An edge taken later can make an earlier pair of parents related (the second source turns out
+    # to be a reprint of the first): drop the weaker of related parents.
+    for child in sorted(parents):
+        kept = parents[child]
+        out: list[Pair] = []
+        for e in kept:
+            up = _ancestors(e.source, parents)
+            if not any(k.source in up or e.source in _ancestors(k.source, parents) for k in out):
+                out.append(e)
+        parents[child] = out
+    return {c: ps for c, ps in parents.items() if ps}
+
+
+def reuse_families(pairs: Iterable[Pair | Comparison | Mapping],
+                   options: Options | ClusterOptions | None = None) -> list[Family]:
+    """Lineage trees from derived pairs (see the module docstring for the rules), largest first."""
+    options = _options(options)
+    parents = _choose_parents(_edges(pairs, options), options)
+    children: dict[str, list[str]] = defaultdict(list)
+    for child in sorted(parents):
+        children[parents[child][0].source].append(child)
+    nodes = set(parents) | set(children)
+    roots = sorted(n for n in nodes if n not in parents)
+    family_of: dict[str, str] = {}
+    depth_in: dict[str, int] = {}
+    todo = [(r, r, 1.0, 0) for r in reversed(roots)]
+    while todo:  # depth first, children in id order: deterministic
+        node, root, lineage, depth = todo.pop()
+        family_of[node], depth_in[node] = root, depth
+        for child in reversed(children.get(node, [])):
+            share = parents[child][0].derived_share
+            if lineage * share < options.min_lineage or depth + 1 > options.max_depth:
+                todo.append((child, child, 1.0, 0))  # rule 4: starts its own family
+            else:
+                todo.append((child, root, lineage * share, depth + 1))
+    members: dict[str, list[str]] = defaultdict(list)
+    for node in sorted(family_of):
+        members[family_of[node]].append(node)
+    families = []
+    for root, ids in members.items():
+        if len(ids) < 2:
+            continue  # a lone article split off a chain: its pair is still in the store
+        inside = set(ids)
+        edges = sorted(
+            (FamilyEdge(p.source, p.derived, p.derived_share, p.verdict, p.confidence, k == 0, p.credited)
+             for child in ids for k, p in enumerate(parents.get(child, []))),
+            key=lambda e: (e.child, e.parent),
+        )
+        families.append(Family(root, root, tuple(ids), tuple(e for e in edges if e.parent in inside),
+                               tuple(e for e in edges if e.parent not in inside),
+                               max(depth_in[i] for i in ids)))
+    return sorted(families, key=lambda f: (-f.size, f.id))
+
+
+def family_rows(families: Iterable[Family]) -> list[tuple[str, str, dict]]:
+    """``(parent, child, data)`` rows for `Store.save_families`: the edges inside each family, so
+    that the store's connected groups are exactly these families (links between families stay in
+    the pairs table)."""
+    return [(e.parent, e.child, {**e.to_dict(), "family": f.id}) for f in families for e in f.edges]

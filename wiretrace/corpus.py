@@ -1,0 +1,355 @@
+"""`scan`: every derived pair in a store, then its reuse families and stories.
+
+The stages, each a pure function over a batch, so a process pool here and Dask later run the same
+code:
+
+1. **candidates** — for each article to scan, `CandidateIndex.query` (lexical LSH + sentence
+   neighbours) within the time window; the pairs are made unordered and unique, and pairs already
+   stored are skipped.
+2. **compare** — `compare_batch` aligns a batch of pairs from their stored segmentation and
+   vectors (nothing is re-embedded) and keeps the ones called derived. Batches are sharded by
+   article id (every pair of one article in one batch) and run in `scan.workers` processes.
+3. **families and stories** — `cluster.reuse_families` over all stored pairs and
+   `cluster.cluster_stories` over all stored articles, written back to the store.
+
+The store remembers which articles were scanned, under which settings (a hash of the index, align,
+attribute and scan options and the fingerprint scheme) and with which text: a second `scan` after
+`add` compares only the new articles' candidates, and a change of settings rescans everything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+from . import fingerprint as fp
+from .align import align, embedding_texts, score, unit_starts
+from .attribute import attribute, direction
+from .cluster import Family, cluster_stories, family_rows, reuse_families
+from .errors import WiretraceError
+from .models import NOT_DERIVED, Article, Comparison, Document
+from .options import Options, load_options
+from .segment import segment
+
+__all__ = ["ScanReport", "add_articles", "compare_batch", "compare_documents", "scan", "options_hash"]
+
+Progress = Callable[[int, str], Callable[[int], None]]  # progress(total, what) -> tick(n)
+
+_STATE = """CREATE TABLE IF NOT EXISTS scan_state (
+    article TEXT PRIMARY KEY, text_hash TEXT NOT NULL, options TEXT NOT NULL, scanned TEXT NOT NULL
+)"""
+
+
+@dataclass
+class ScanReport:
+    articles: int = 0  # articles in the store within the window
+    scanned: int = 0  # articles whose candidates were compared in this run
+    skipped: int = 0  # articles already scanned under these settings
+    compared: int = 0  # candidate pairs aligned in full
+    pairs_found: int = 0  # pairs called derived and saved
+    families: list[Family] = field(default_factory=list, repr=False)
+    stories: int = 0
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def family_ids(self) -> list[str]:
+        return [f.id for f in self.families]
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["families"] = [{"id": f.id, "size": f.size, "depth": f.depth} for f in self.families]
+        return data
+
+
+def _none(total: int, what: str) -> Callable[[int], None]:
+    return lambda n: None
+
+
+def options_hash(options: Options) -> str:
+    """What a scan's pairs depend on; a change means every article is scanned again."""
+    settings = {"scheme": fp.SCHEME, "model": options.fingerprint.model, "index": asdict(options.index),
+                "align": asdict(options.align), "attribute": asdict(options.attribute),
+                "window_days": options.scan.window_days, "candidates": options.scan.candidates}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# --- the compare stage (pure) ----------------------------------------------------------------
+
+
+def compare_documents(x: Document, y: Document, vx: np.ndarray, vy: np.ndarray, options: Options) -> Comparison:
+    """`api.compare` on documents whose vectors (`api.embed`) are already known."""
+    scores = score(x, y, vx, vy)
+    alignment = align(x, y, scores, options.align)
+    dir_ = direction(x, y, alignment)
+    derived, source = x, y
+    if dir_.original == x.article.id:
+        derived, source = y, x
+        alignment = align(y, x, scores.transpose(), options.align)
+    return Comparison(derived, source, alignment, attribute(derived, source, alignment, dir_, options.attribute))
+
+
+def compare_batch(job: tuple[list[tuple[str, str]], dict[str, tuple[Document, np.ndarray]], Options]) -> tuple[int, list[Comparison], list[str]]:
+    """Compare each pair of a batch; returns (pairs compared, derived comparisons, errors)."""
+    pairs, docs, options = job
+    found, errors = [], []
+    for a, b in pairs:
+        try:
+            (x, vx), (y, vy) = docs[a], docs[b]
+            c = compare_documents(x, y, vx, vy, options)
+        except (WiretraceError, ValueError) as exc:  # one bad pair must not sink the batch
+            errors.append(f"{a} ~ {b}: {exc}")
+            continue
+        if c.verdict.verdict != NOT_DERIVED:
+            found.append(c)
+    return len(pairs), found, errors
+
+
+# --- state kept in the store ------------------------------------------------------------------
+
+
+class _State:
+    """The `scan_state` table, on a connection of its own to the store's file."""
+
+    def __init__(self, path: Path, timeout: float):
+        self.db = sqlite3.connect(str(path), timeout=timeout, isolation_level=None)
+        self.db.execute(_STATE)
+
+    def pending(self, digest: str, since: str, until: str) -> tuple[list[str], int, int]:
+        """(ids to scan, articles in the window, articles already scanned) in article order."""
+        rows = self.db.execute(
+            "SELECT a.id, a.published, s.text_hash = a.text_hash AND s.options = ? FROM articles a "
+            "LEFT JOIN scan_state s ON s.article = a.id ORDER BY a.num", (digest,)).fetchall()
+        inside = [(i, done) for i, published, done in rows if _within(published or "", since, until)]
+        todo = [i for i, done in inside if not done]
+        return todo, len(inside), len(inside) - len(todo)
+
+    def mark(self, ids: list[str], digest: str) -> None:
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.db.execute("BEGIN IMMEDIATE")
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            self.db.execute(
+                f"INSERT OR REPLACE INTO scan_state SELECT id, text_hash, ?, ? FROM articles "
+                f"WHERE id IN ({','.join('?' * len(chunk))})", (digest, now, *chunk))
+        self.db.execute("COMMIT")
+
+    def stored_pairs(self) -> set[frozenset]:
+        return {frozenset(r) for r in self.db.execute("SELECT derived, source FROM pairs")}
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _within(published: str, since: str, until: str) -> bool:
+    if not since and not until:
+        return True
+    day = published[:10]
+    return bool(day) and not (since and day < since[:10]) and not (until and day > until[:10])
+
+
+# --- scan ------------------------------------------------------------------------------------
+
+
+def _candidate_pairs(store, index, todo: list[str], options: Options, since: str, until: str,
+                     tick) -> list[tuple[str, str]]:
+    from .index import Filters
+
+    window = options.scan.window_days or None
+    filters = Filters(since=since or "", until=until or "", window=window)
+    known = _State(store.path, options.store.busy_timeout)
+    try:
+        stored = known.stored_pairs()
+    finally:
+        known.close()
+    pairs: set[tuple[str, str]] = set()
+    for start in range(0, len(todo), 256):
+        chunk = todo[start : start + 256]
+        for article_id in chunk:
+            article = store.get_article(article_id)
+            found = index.query(store.signature(article_id), store.vectors(article_id),
+                                k=options.scan.candidates, filters=filters.around(article.published),
+                                exclude=(article_id,))
+            for c in found:
+                pair = tuple(sorted((article_id, c.id)))
+                if frozenset(pair) not in stored:
+                    pairs.add(pair)
+        tick(len(chunk))
+    return sorted(pairs)
+
+
+def _jobs(store, pairs: list[tuple[str, str]], options: Options) -> Iterator[tuple]:
+    """Batches of about `scan.batch` pairs, every pair of one article in the same batch."""
+    by_first: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for a, b in pairs:
+        by_first[a].append((a, b))
+    batch: list[tuple[str, str]] = []
+    for a in sorted(by_first):
+        batch.extend(by_first[a])
+        if len(batch) >= options.scan.batch:
+            yield _job(store, batch, options)
+            batch = []
+    if batch:
+        yield _job(store, batch, options)
+
+
+def _job(store, batch: list[tuple[str, str]], options: Options) -> tuple:
+    ids = sorted({i for pair in batch for i in pair})
+    docs = {i: (store.get_document(i), store.vectors(i)) for i in ids}
+    return batch, docs, options
+
+
+def _run(jobs: Iterator[tuple], workers: int, on_result: Callable[[tuple], None]) -> None:
+    """`compare_batch` over `jobs`, in `workers` processes with a bounded number in flight."""
+    if workers <= 1:
+        for job in jobs:
+            on_result(compare_batch(job))
+        return
+    # spawn, not fork: the parent holds threads (encoder, usearch) that fork would copy mid-flight.
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        running = set()
+        for job in jobs:
+            running.add(pool.submit(compare_batch, job))
+            if len(running) >= 2 * workers:
+                done, running = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    on_result(future.result())
+        for future in running:
+            on_result(future.result())
+
+
+def _story_vectors(store) -> Callable[[Document], np.ndarray]:
+    """Whole-sentence rows of each stored article's vectors (they also hold clause rows)."""
+
+    def lookup(doc: Document) -> np.ndarray | None:
+        try:
+            vecs = store.vectors(doc.article.id)
+        except WiretraceError:
+            return None
+        texts = [s.norm or s.text for s in doc.body]
+        starts = unit_starts(texts)
+        return vecs[starts] if len(texts) and len(vecs) == len(embedding_texts(doc)) else vecs
+
+    return lookup
+
+
+def scan(target, options: Options | None = None, progress: Progress | None = None, *, since: str = "",
+         until: str = "", workers: int | None = None) -> ScanReport:
+    """Find every derived pair among the articles of a store (a `Store`), or of `Article`s,
+    documents or paths (added to a temporary store first), then group them into reuse families and
+    stories. `since`/`until` (ISO dates) bound the articles scanned and their candidates."""
+    from .store import Store
+
+    options = options or load_options()
+    progress = progress or _none
+    if isinstance(target, Store):
+        return _scan_store(target, options, progress, since, until, workers)
+    with tempfile.TemporaryDirectory(prefix="wiretrace-scan-") as tmp:
+        db = Path(tmp) / "scan.db"
+        options = replace(options, store=replace(options.store, path=str(db)))
+        add_articles(target, options, progress)
+        with Store(db) as store:
+            return _scan_store(store, options, progress, since, until, workers)
+
+
+def _scan_store(store, options: Options, progress: Progress, since: str, until: str,
+                workers: int | None) -> ScanReport:
+    from .index import CandidateIndex
+
+    started = time.perf_counter()
+    report = ScanReport()
+    digest = options_hash(options)
+    state = _State(store.path, options.store.busy_timeout)
+    try:
+        todo, report.articles, report.skipped = state.pending(digest, since, until)
+        report.scanned = len(todo)
+        if todo:
+            t0 = time.perf_counter()
+            index = CandidateIndex.open(store, options)
+            pairs = _candidate_pairs(store, index, todo, options, since, until,
+                                     progress(len(todo), "candidates"))
+            report.timings["candidates"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            tick = progress(len(pairs), "pairs aligned")
+
+            def on_result(result: tuple) -> None:
+                compared, found, errors = result
+                report.compared += compared
+                report.pairs_found += store.save_pairs(found) if found else 0
+                report.errors.extend(errors)
+                tick(compared)
+
+            workers = workers or options.scan.workers or os.cpu_count() or 1
+            jobs = max(1, len(pairs) // max(options.scan.batch, 1))
+            _run(_jobs(store, pairs, options), min(workers, jobs), on_result)
+            state.mark(todo, digest)
+            report.timings["compare"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        report.families = reuse_families(store.iter_pairs(), options)
+        store.save_families(family_rows(report.families), replace_all=True)
+        report.timings["families"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        if todo or not store.story_of(next(iter(store.ids()), "")):
+            stories = cluster_stories(store.iter_documents(), _story_vectors(store), options)
+            store.save_stories(stories, replace_all=True)
+            report.stories = len(set(stories.values()))
+        else:
+            report.stories = _story_count(store)
+        report.timings["stories"] = time.perf_counter() - t0
+    finally:
+        state.close()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _story_count(store) -> int:
+    return len({store.story_of(i) for i in store.ids()} - {None})
+
+
+# --- adding articles (for scans of files and for the evaluation) --------------------------------
+
+
+def add_articles(items: Iterable[Article | Document | str | os.PathLike], options: Options,
+                 progress: Progress | None = None, batch: int = 64) -> tuple[int, int]:
+    """Segment, embed and store articles (or the articles in paths) in `options.store.path`.
+    Returns ``(added, unchanged)``."""
+    from .index import signature
+    from .ingest import iter_articles
+    from .store import Store
+
+    progress = progress or _none
+    items = list(items)
+    paths = [i for i in items if isinstance(i, (str, os.PathLike))]
+    articles = [i for i in items if not isinstance(i, (str, os.PathLike))]
+    if paths:
+        articles.extend(a for a in iter_articles(paths, options.ingest) if isinstance(a, Article))
+    encoder = fp.get_encoder(options.fingerprint)
+    tick = progress(len(articles), "articles added")
+    added = unchanged = 0
+    with Store(options.store.path) as store:
+        store.check_fingerprint(encoder.name, encoder.dim, options.fingerprint.num_perm)
+        for start in range(0, len(articles), batch):
+            chunk = articles[start : start + batch]
+            docs = [a if isinstance(a, Document) else segment(a, options.segment) for a in chunk]
+            texts = [embedding_texts(d) for d in docs]
+            flat = encoder.encode([t for ts in texts for t in ts])
+            cuts = np.cumsum([0] + [len(ts) for ts in texts])
+            vectors = [flat[cuts[k] : cuts[k + 1]] for k in range(len(docs))]
+            counts = store.add_documents(docs, vectors, [signature(d, options) for d in docs])
+            added, unchanged = added + counts[0], unchanged + counts[1]
+            tick(len(chunk))
+    return added, unchanged
