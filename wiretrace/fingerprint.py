@@ -73,6 +73,8 @@ def _stem(key: str) -> str:
         if key.endswith(suffix) and len(key) - len(suffix) >= 3:
             key = key[: -len(suffix)]
             break
+    if key.endswith("e") and len(key) >= 4:  # "raise" like "raised", "rate" like "rates"
+        key = key[:-1]
     return key[:_STEM_LEN]
 
 

@@ -1,0 +1,95 @@
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+import wiretrace
+from wiretrace.align import FEATURES, changed_facts, in_run, pair_features
+from wiretrace.models import Article, Sentence
+
+EXAMPLES = "wiretrace/examples/"
+
+
+def _compare(name: str):
+    return wiretrace.compare(EXAMPLES + name + ".txt", EXAMPLES + "wire_original.txt")
+
+
+def test_pair_features_are_named_and_symmetric():
+    a = ["The central bank raised its main rate to 4.5 percent on Tuesday."]
+    b = ["On Tuesday the central bank lifted its key rate to 4.5 percent."]
+    ab, names = pair_features(a, b)
+    ba, _ = pair_features(b, a)
+    assert names == list(FEATURES) and ab.shape == (1, len(FEATURES))
+    np.testing.assert_allclose(ab, ba, atol=1e-5)
+    assert ab[0, names.index("semantic")] > 0.6
+
+
+def _s(text: str, index: int = 0) -> Sentence:
+    return Sentence("x", index, 0, len(text), text)
+
+
+@pytest.mark.parametrize(
+    "derived, source, kind",
+    [
+        ("The central bank cut the interest rate by half a point.", "The central bank raised the interest rate by half a point.", "polarity"),
+        ("The floods left 320 people dead in the region.", "The floods left 230 people dead in the region.", "number"),
+        ("Finance minister Paulo Reis resigned on Monday.", "Finance minister Ana Costa resigned on Monday.", "name"),
+        ("The court did not approve the merger.", "The court approved the merger.", "polarity"),
+    ],
+)
+def test_changed_facts(derived, source, kind):
+    found = changed_facts(_s(derived), _s(source), frozenset(), frozenset())
+    assert kind in {f.kind for f in found}
+
+
+def test_a_paraphrase_keeps_its_facts():
+    d = _s("Dockers at the port walked out on Tuesday for three days.")
+    s = _s("Port workers began a three-day strike on Tuesday.")
+    assert changed_facts(d, s, frozenset(), frozenset()) == []
+
+
+def test_runs_need_neighbours_in_the_same_order():
+    pairs = [(1, 5), (2, 6), (9, 1)]
+    assert in_run(pairs, 1, 5, 3) and in_run(pairs, 2, 6, 3)
+    assert not in_run(pairs, 9, 1, 3)
+    assert not in_run([(1, 6), (2, 5)], 1, 6, 3)  # reversed order is not a run
+
+
+def test_verbatim_reprint_is_verbatim_throughout():
+    r = _compare("verbatim_reprint")
+    labels = [x.label for x in r.alignment.derived if x.label]
+    assert labels.count("verbatim") >= len(labels) - 1
+    assert all(x.label == "used" for x in r.alignment.source if x.label)
+
+
+def test_changed_facts_copy_reports_each_change():
+    r = _compare("changed_facts")
+    kinds = {f.kind for f in r.alignment.changed_facts}
+    assert {"number", "polarity"} <= kinds
+    for f in r.alignment.changed_facts:
+        d = next(x for x in r.alignment.derived if x.sentence.index == f.derived_index)
+        assert d.label in {"verbatim", "edited"}  # a changed copy, not a paraphrase
+
+
+def test_spans_are_word_offsets_in_the_sentence():
+    r = _compare("light_edit")
+    text = r.derived.article.text
+    for x in r.alignment.derived:
+        for m in x.matches:
+            for start, end in m.spans:
+                assert x.sentence.start <= start < end <= x.sentence.end
+                assert text[start:end].strip() == text[start:end]
+
+
+def test_reordering_costs_nothing():
+    body = [
+        "The river burst its banks at dawn, flooding the old town.",
+        "Firefighters evacuated two hundred residents by boat.",
+        "The mayor said the damage would run to millions of euros.",
+        "Schools will stay closed until Friday, officials said.",
+    ]
+    a = Article("a", "Flood in the old town\n\n" + "\n\n".join(body))
+    b = Article("b", "Flood in the old town\n\n" + "\n\n".join(reversed(body)))
+    r = wiretrace.compare(a, b)
+    assert [x.label for x in r.alignment.derived if x.label] == ["verbatim"] * 4
+    assert r.verdict.verdict == "wholly derived"
