@@ -207,7 +207,7 @@ def binary_f1_codes(gold: np.ndarray, pred: np.ndarray) -> float:
     return binary_f1(gold != 2, pred != 2)
 
 
-ALIGN_GRID = {"paraphrase": (0.5, 0.6, 0.7, 0.8), "isolated": (0.9, 0.97, 1.01)}
+ALIGN_GRID = {"paraphrase": (0.5, 0.7), "isolated": (0.6, 0.75, 0.9, 1.01), "support": (0.3, 0.5)}
 SHARE_GRID = np.round(np.arange(0.02, 0.99, 0.02), 2)
 MIN_SENTENCES = (1, 2, 3)
 

@@ -224,8 +224,8 @@ def _without(text: str, drop) -> list[str]:
 def _polarity(a: str, b: str) -> tuple[str, str] | None:
     """Opposite words ("raised"/"cut") or a negation on one side only, in sentences that are
     otherwise close (three quarters of their remaining words in common, in order)."""
-    sa = {w.stem for w in fp.words(a)}
-    sb = {w.stem for w in fp.words(b)}
+    sa = {k for w in fp.words(a) for k in (w.key, w.stem)}
+    sb = {k for w in fp.words(b) for k in (w.key, w.stem)}
     for x, y in POLARITY:
         for p, q in ((x, y), (y, x)):
             hit_a = next((s for s in sa if s.startswith(p)), None)
@@ -233,9 +233,9 @@ def _polarity(a: str, b: str) -> tuple[str, str] | None:
             if not hit_a or not hit_b or any(s.startswith(q) for s in sa) or any(s.startswith(p) for s in sb):
                 continue
             def drop(w):
-                return w.stem.startswith(p) or w.stem.startswith(q)
+                return any(k.startswith(p) or k.startswith(q) for k in (w.key, w.stem))
             if Indel.normalized_similarity(_without(a, drop), _without(b, drop)) >= 0.75:
-                return _written(a, hit_a, stem=True), _written(b, hit_b, stem=True)
+                return _written(a, hit_a), _written(b, hit_b)
     neg_a, neg_b = bool(_NEGATION.search(a)), bool(_NEGATION.search(b))
     if neg_a != neg_b:
         def drop(w):
@@ -245,10 +245,10 @@ def _polarity(a: str, b: str) -> tuple[str, str] | None:
     return None
 
 
-def _written(text: str, key: str, stem: bool = False) -> str:
-    """A word as the text writes it, from its key (or stem)."""
+def _written(text: str, key: str) -> str:
+    """A word as the text writes it, from its key or stem."""
     for w in fp.words(text):
-        if (w.stem if stem else w.key) == key:
+        if key in (w.key, w.stem):
             return w.text
     return key
 
@@ -274,11 +274,6 @@ def changed_facts(d: Sentence, s: Sentence, s_doc_numbers: frozenset[str], s_doc
     if flip:
         found.append(ChangedFact(d.index, s.index, "polarity", flip[0], flip[1]))
     return found
-
-
-def _quoted_share(text: str) -> float:
-    inside = sum(len(m.group(1)) for m in _QUOTED.finditer(text))
-    return inside / max(1, len(text))
 
 
 def _spans(a_words: tuple[fp.Word, ...], b_words: tuple[fp.Word, ...], shared_stems: frozenset[str]) -> tuple[tuple[int, int], ...]:
@@ -336,11 +331,12 @@ _RANK = {VERBATIM: 3, EDITED: 2, PARAPHRASE: 1}
 def align(derived: Document, source: Document, scores: PairScores, options: AlignOptions | None = None) -> Alignment:
     """Label `derived`'s body sentences against `source`'s and the other way round.
 
-    Rewrites follow their source in runs, even when they move paragraphs, while two reporters
-    covering one event make the same points in their own order. So the first pass accepts pairs
-    that stand on their own evidence, the second a weaker paraphrase next to accepted pairs in both
-    articles, and the last drops paraphrases that stand alone unless their evidence is
-    overwhelming. Verbatim and edited copies need no company."""
+    Rewrites follow their source in runs, even when they move paragraphs or shuffle sentences
+    inside one, while two reporters covering one event make the same points in their own order. So the first pass accepts pairs
+    that stand on their own evidence, the second a weaker paraphrase next to an anchor (a copy, or
+    a paraphrase beyond doubt), and the last drops paraphrases with no anchor nearby unless their
+    own evidence is overwhelming. Verbatim and edited copies need no company. A pair that shares
+    little beyond a quotation is a shared quotation: it is shown, but anchors nothing."""
     options = options or AlignOptions()
     a, b = _side(derived.body), _side(source.body)
     ctx = _Context(a, b, scores, options)
@@ -354,8 +350,17 @@ def align(derived: Document, source: Document, scores: PairScores, options: Alig
 
 
 def in_run(pairs: list[tuple[int, int]], i: int, j: int, window: int) -> bool:
-    """Is the pair (i, j) next to another pair (k, l), within `window` on both sides, in order?"""
-    return any(0 < abs(k - i) <= window and 0 < abs(l - j) <= window and (k - i) * (l - j) > 0 for k, l in pairs)
+    """Is the pair (i, j) near another pair (k, l): within `window` sentences in both articles?
+    Order inside the window is free: a rewrite shuffles the sentences of a paragraph."""
+    return any(0 < abs(k - i) <= window and abs(l - j) <= window for k, l in pairs)
+
+
+@dataclass(frozen=True)
+class _Link:
+    j: int
+    label: str
+    proba: float
+    quotation: bool
 
 
 class _Context:
@@ -365,26 +370,31 @@ class _Context:
         self.a, self.b, self.scores, self.options = a, b, scores, options
         self.s_doc_names = frozenset().union(*b.names) if b.names else frozenset()
         self.s_doc_numbers = frozenset().union(*b.numbers) if b.numbers else frozenset()
-        self.links: dict[int, list[tuple[int, str]]] = {}
+        self.links: dict[int, list[_Link]] = {}
         self.facts: list[ChangedFact] = []
 
-    def pairs(self) -> list[tuple[int, int]]:
-        return [(i, j) for i, js in self.links.items() for j, _ in js]
+    def anchors(self) -> list[tuple[int, int]]:
+        return [
+            (i, x.j)
+            for i, xs in self.links.items()
+            for x in xs
+            if not x.quotation and (x.label != PARAPHRASE or x.proba >= self.options.anchor)
+        ]
 
     def supported(self, f: np.ndarray, proba: float, options: AlignOptions, i: int = -1, j: int = -1) -> str | None:
         if proba < options.support or f[8] < options.min_semantic:
             return None
-        return PARAPHRASE if in_run(self.pairs(), i, j, options.support_window) else None
+        return PARAPHRASE if in_run(self.anchors(), i, j, options.support_window) else None
 
     def prune_isolated(self) -> None:
-        pairs = self.pairs()
+        anchors = self.anchors()
         for i in list(self.links):
             kept = [
-                (j, label)
-                for j, label in self.links[i]
-                if label != PARAPHRASE
-                or self.scores.proba[i, j] >= self.options.isolated
-                or in_run(pairs, i, j, self.options.support_window)
+                x
+                for x in self.links[i]
+                if (x.label != PARAPHRASE and not x.quotation)
+                or x.proba >= self.options.isolated
+                or in_run(anchors, i, x.j, self.options.support_window)
             ]
             if kept:
                 self.links[i] = kept
@@ -415,12 +425,40 @@ class _Context:
                 continue
             self.facts.extend(found)
             covered |= shared
-            self.links.setdefault(i, []).append((int(j), label))
+            quote = shared_quotation(a.sentences[i].text, b.sentences[j].text)
+            self.links.setdefault(i, []).append(_Link(int(j), label, p, quote))
             if len(self.links[i]) >= options.max_matches:
                 break
 
 
-def _labelled(derived, source, a: _Side, b: _Side, scores: PairScores, links, facts) -> Alignment:
+def _unquoted(text: str) -> str:
+    """The text outside quotation marks; a quotation left open runs to the end of the sentence,
+    and a closing mark with no opening one closes a quotation begun in an earlier sentence."""
+    text = _QUOTED.sub(" ", text)
+    marks = [m.start() for m in re.finditer(r"[\"“”«»„]", text)]
+    if len(marks) == 1:
+        k = marks[0]
+        opens = text[k] in "“«„" or (text[k] == '"' and (k == 0 or text[k - 1].isspace()))
+        text = text[:k] if opens else text[k + 1 :]
+    return text
+
+
+def shared_quotation(d_text: str, s_text: str) -> bool:
+    """Do two sentences share little beyond what they quote? Names are left out of the count:
+    a quotation is attributed to the same speaker in both."""
+    d_out, s_out = _unquoted(d_text), _unquoted(s_text)
+    if d_out == d_text and s_out == s_text:
+        return False
+
+    def stems(text: str) -> set[str]:
+        return {w.stem for w in fp.words(text) if fp.is_content(w) and not w.text[:1].isupper()}
+
+    shared_all = stems(d_text) & stems(s_text)
+    shared_out = stems(d_out) & stems(s_out)
+    return bool(shared_all) and len(shared_out) <= 0.25 * len(shared_all)
+
+
+def _labelled(derived, source, a: _Side, b: _Side, scores: PairScores, links: dict[int, list[_Link]], facts) -> Alignment:
     d_pos = {s.index: k for k, s in enumerate(a.sentences)}
     back: dict[int, list[int]] = {}
     d_out = []
@@ -430,13 +468,14 @@ def _labelled(derived, source, a: _Side, b: _Side, scores: PairScores, links, fa
             continue
         i = d_pos[s.index]
         pairs = links.get(i, [])
-        matches = tuple(_match(a, b, scores, i, j) for j, _ in pairs)
-        for j, _ in pairs:
-            back.setdefault(j, []).append(i)
-        label = max((lab for _, lab in pairs), key=_RANK.get, default=NEW)
-        quotation = bool(pairs) and all(_quoted_share(a.sentences[i].text) > 0.6 and _quoted_share(b.sentences[j].text) > 0.6 for j, _ in pairs)
+        matches = tuple(_match(a, b, scores, i, x.j) for x in pairs)
+        for x in pairs:
+            back.setdefault(x.j, []).append(i)
+        label = max((x.label for x in pairs), key=_RANK.get, default=NEW)
+        quotation = bool(pairs) and all(x.quotation for x in pairs)
         d_out.append(Labelled(s, label, matches, quotation))
     s_pos = {s.index: k for k, s in enumerate(b.sentences)}
+    flipped = scores.transpose()
     s_out = []
     for s in source.sentences:
         if s.index not in s_pos:
@@ -444,7 +483,6 @@ def _labelled(derived, source, a: _Side, b: _Side, scores: PairScores, links, fa
             continue
         j = s_pos[s.index]
         users = back.get(j, [])
-        flipped = scores.transpose()
         matches = tuple(_match(b, a, flipped, j, i) for i in users)
         s_out.append(Labelled(s, USED if users else OMITTED, matches))
     return Alignment(tuple(d_out), tuple(s_out), facts)

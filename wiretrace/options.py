@@ -66,7 +66,8 @@ class AlignOptions:
     max_matches: int = 3  # counterparts kept per sentence (merges and splits)
     support: float = 0.3  # a weaker paraphrase score, accepted next to accepted pairs ...
     support_window: int = 3  # ... within this many sentences in both articles
-    isolated: float = 0.97  # a paraphrase with no accepted neighbour needs this score
+    isolated: float = 0.97  # a paraphrase with no anchor nearby needs this score
+    anchor: float = 0.6  # a paraphrase this sure anchors its neighbours (copies always do)
 
 
 @dataclass(frozen=True)

@@ -527,7 +527,8 @@ def timeline(members: list[dict], edges: list[dict], width: int = 1240, row: int
                                         (m.get("title") or m["id"])[:70]) if p)
         rows.append({"id": m["id"], "x": round(x, 1), "y": y, "label": label, "dated": t is not None})
     lines = [{"x1": where[e["parent"]][0], "y1": where[e["parent"]][1], "x2": where[e["child"]][0],
-              "y2": where[e["child"]][1]} for e in edges if e["parent"] in where and e["child"] in where]
+              "y2": where[e["child"]][1], "primary": e.get("primary", True)}
+             for e in edges if e["parent"] in where and e["child"] in where]
     ticks = [{"x": left, "label": dated[0]["published"][:16]}] if dated else []
     if hi > lo:
         ticks.append({"x": right, "label": dated[-1]["published"][:16]})

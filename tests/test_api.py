@@ -1,0 +1,31 @@
+import wiretrace
+
+
+def test_public_api_is_what_all_says():
+    assert sorted(wiretrace.__all__) == sorted(
+        [
+            "Alignment", "Article", "ChangedFact", "Comparison", "ConfigError", "Direction", "Document",
+            "InputError", "Labelled", "Match", "MissingExtraError", "NotFoundError", "Options", "Sentence",
+            "StoreError", "Verdict", "WiretraceError", "__version__", "compare", "embed", "load_options", "read",
+        ]
+    )
+    for name in wiretrace.__all__:
+        assert hasattr(wiretrace, name), name
+
+
+def test_compare_to_dict_is_the_json_contract():
+    r = wiretrace.compare("wiretrace/examples/light_edit.txt", "wiretrace/examples/wire_original.txt")
+    data = r.to_dict()
+    assert {"derived", "source", "verdict", "derived_share", "source_share", "direction", "credited", "sentences"} <= set(data)
+    assert set(data["direction"]) == {"original", "confidence", "evidence"}
+    texts = {"light_edit": r.derived.article.text, "wire_original": r.source.article.text}
+    for s in data["sentences"]:
+        assert texts[s["article"]][s["start"] : s["end"]] == s["text"]
+        assert s["role"] in {"body", "title", "boilerplate"}
+        assert s["label"] in {None, "verbatim", "edited", "paraphrase", "new", "used", "omitted"}
+
+
+def test_an_article_compared_with_itself_keeps_two_ids():
+    r = wiretrace.compare("wiretrace/examples/wire_original.txt", "wiretrace/examples/wire_original.txt")
+    assert r.derived.article.id != r.source.article.id
+    assert r.verdict.verdict == "wholly derived"
