@@ -343,6 +343,15 @@ def test_errors_in_a_folder_do_not_stop_the_batch(tmp_path):
         ("Headline\n\nBody.\n\nBy the end of the day, AFP and Reuters had left.", {}),
         ("Headline\n\nBy Monday, all roads had reopened.", {}),
         ("Headline\n\nBy Jane Doe and John Roe in Paris\n\nBody.", {"byline": "Jane Doe and John Roe in Paris"}),
+        # Header lines of fields.
+        ("Headline\nBy Jane Doe | Reuters | March 12, 2024\n\nBody.",
+         {"byline": "Jane Doe", "credits": ("Reuters",), "published": "2024-03-12"}),
+        ("Headline\nThe Daily Example · Business · Tuesday, 12 March 2024, 14:05\n\nBody.",
+         {"outlet": "The Daily Example", "published": "2024-03-12"}),
+        ("Headline\nPosted on 13 March 2024 by newsdesk\n\nBody.", {"byline": "newsdesk", "published": "2024-03-13"}),
+        ("Headline\nCity Herald | 25/03/2024\n\nBody.", {"outlet": "City Herald", "published": "2024-03-25"}),
+        ("Headline\nCity Herald | 12/03/2024\n\nBody.", {"outlet": "City Herald"}),  # day or month?
+        ("Headline\nPrices rose | markets fell\n\nBody.", {}),
     ],
 )
 def test_extract_metadata(text, expected):

@@ -201,6 +201,31 @@ Forecasters expect more snow on Wednesday.
 """
 
 
+def test_first_line_is_the_title_even_when_it_ends_in_a_function_word():
+    text = "What the strike is really about\nPosted on 13 March 2024 by newsdesk\n\nThe port is shut."
+    assert [(t, role, rule) for t, role, rule in roles(text)][:2] == [
+        ("What the strike is really about", TITLE, "title"),
+        ("Posted on 13 March 2024 by newsdesk", BOILERPLATE, "header line"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "rule, line",
+    [
+        ("header line", "By Jane Doe | Reuters | March 12, 2024"),
+        ("header line", "The Daily Example | Business | 12 March 2024"),
+        ("header line", "City Herald | 12/03/2024"),
+        ("header line", "Posted on 13 March 2024 by newsdesk"),
+        ("breadcrumb", "Home > Economy > Transport"),
+    ],
+)
+def test_header_lines_and_breadcrumbs_at_the_top(rule, line):
+    top = f"A Headline About Something\n{line}\n\nThe council approved the budget on Tuesday."
+    assert role_of(top, line) == (BOILERPLATE, rule)
+    below = f"A Headline About Something\n\nThe council approved the budget on Tuesday.\n\n{line}"
+    assert role_of(below, line)[1] not in {"header line", "breadcrumb"}  # only the page head has them
+
+
 def test_title_repeated_title_and_headings():
     got = roles(ARTICLE)
     assert got[0][1:] == (TITLE, "title")

@@ -191,6 +191,74 @@ def byline_name(line: str) -> str:
     return name
 
 
+# A header line of fields: "By Jane Doe | Reuters | March 12, 2024", "The Daily Example · Business ·
+# 12 March 2024", "Posted on 13 March 2024 by newsdesk". Fields are split on bars and dots; a field
+# that is none of byline, agency, date or time must be a short capitalised name (outlet, section).
+_FIELD_SPLIT = re.compile(r"\s+[|·•]\s+|\s*\|\s*")
+_POSTED_BY = re.compile(r"^(?P<date>.+?)\s+by\s+(?P<name>\S.{0,60})$", re.IGNORECASE)
+_NUMERIC_DATE = re.compile(r"^\d{1,2}[/.]\d{1,2}[/.]\d{4}(?:,?\s+\d{1,2}:\d{2})?$")
+
+
+def _numeric_date(text: str) -> str:
+    """"25/03/2024" as an ISO date; "" when day and month could be swapped ("12/03/2024")."""
+    a, b, year = (int(x) for x in re.split(r"[/.]", text.split(",")[0].split()[0]))
+    if a > 12 >= b:
+        day, month = a, b
+    elif b > 12 >= a:
+        day, month = b, a
+    else:
+        return ""
+    try:
+        return date(year, month, day).isoformat()
+    except ValueError:
+        return ""
+
+
+@dataclass(frozen=True)
+class HeaderFields:
+    byline: str = ""
+    agencies: tuple[str, ...] = ()
+    published: str = ""
+    outlet: str = ""
+
+
+def _name_field(text: str) -> bool:
+    words = text.replace("&", " ").split()
+    return 0 < len(words) <= 6 and all(w[:1].isupper() or w.lower() in _NAME_CONNECTORS for w in words)
+
+
+def header_fields(line: str) -> HeaderFields | None:
+    """The fields of a header line, or None when `line` is not one. A single field counts only as
+    "<date> by <name>" (a lone byline or date line has rules of its own)."""
+    parts = [p.strip() for p in _FIELD_SPLIT.split(line.strip()) if p.strip()]
+    if len(parts) == 1:
+        posted = _POSTED_BY.match(parts[0])
+        if not posted or not is_date_line(posted["date"]) or len(posted["name"].split()) > 4:
+            return None
+        return HeaderFields(byline=posted["name"].strip(), published=parse_date(posted["date"]))
+    byline, agencies, published, names, dated = "", [], "", [], False
+    for part in parts:
+        if not byline and byline_name(part):
+            byline = byline_name(part)
+            agencies += credited_agencies(byline)
+        elif credited_agencies(part) and all(agency_name(a) for a in re.split(r"\s*[/,&]\s*", part)):
+            agencies += credited_agencies(part)
+        elif is_date_line(part):
+            published = published or parse_date(part)
+        elif _NUMERIC_DATE.match(part):
+            published = published or _numeric_date(part)
+            dated = True
+        elif re.fullmatch(_TIME, part):
+            continue
+        elif _name_field(part):
+            names.append(part)
+        else:
+            return None
+    if not (byline or agencies or published or dated):
+        return None
+    return HeaderFields(byline, tuple(dict.fromkeys(agencies)), published, names[0] if names else "")
+
+
 def credited_agencies(text: str) -> tuple[str, ...]:
     """Canonical agencies in a credit like "AFP", "AFP/Reuters", "AP and Reuters"."""
     names = []
@@ -310,6 +378,8 @@ def is_credit_line(line: Line) -> bool:
     )
 
 
+# "Home > Economy > Transport", "News » World"
+BREADCRUMB_RE = re.compile(r"^[\w&'’.-]+(?:\s+[\w&'’.-]+){0,3}(?:\s+[>»›]\s+[\w&'’.-]+(?:\s+[\w&'’.-]+){0,3})+$")
 URL = r"(?:https?://|www\.)\S+"
 BARE_URL_RE = re.compile(rf"^(?:<{URL}>|{URL}|\[[^\]]*\]\({URL}\))$", re.IGNORECASE)
 SOURCE_LINE_RE = re.compile(
@@ -354,9 +424,11 @@ RULES: tuple[tuple[str, object], ...] = (
         r"more\s+(?:from|stories|news)\b[^.!?]*)\s*(?::|-|–|—|\||$)",
         limit=30,
     )),
+    ("breadcrumb", lambda line: line.at_top and BREADCRUMB_RE.match(line.plain) is not None),
     ("bare url", lambda line: BARE_URL_RE.match(line.text.strip()) is not None),
     ("source line", lambda line: SOURCE_LINE_RE.match(line.text.strip()) is not None),
     ("byline", is_byline),
+    ("header line", lambda line: line.at_top and _short(line, 30) and header_fields(line.plain) is not None),
     ("date line", is_date_line_rule),
     ("credit line", is_credit_line),
     ("subscription", _pattern(

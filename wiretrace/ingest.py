@@ -36,6 +36,7 @@ from .boilerplate import (
     DATELINE_RE,
     agencies_mentioned,
     credited_agencies,
+    header_fields,
     is_date_line,
     parse_date,
 )
@@ -77,8 +78,9 @@ def extract_metadata(text: str) -> dict:
     """Metadata an article states in its own text: byline, credits, dateline, published, url, outlet.
 
     Bylines ("By AFP", "By [AFP](#)", "By Jane Doe"), datelines ("PARIS (AFP) -",
-    "WASHINGTON, Nov 3 (Reuters) -") and date lines ("November 17, 2022") count only near the top
-    of the article; a trailing "— AP" credit line counts at the end. "told AFP" inside the story is
+    "WASHINGTON, Nov 3 (Reuters) -"), date lines ("November 17, 2022") and header lines of fields
+    ("By Jane Doe | Reuters | March 12, 2024", "Posted on 13 March 2024 by newsdesk") count only
+    near the top of the article; a trailing "— AP" credit line counts at the end. "told AFP" inside the story is
     an interview mention, not a credit: see `agencies_mentioned` for those. Keys are only present
     when found.
     """
@@ -97,6 +99,9 @@ def extract_metadata(text: str) -> dict:
             credits += credited_agencies(dateline["agency"])
         if "published" not in meta and is_date_line(line):
             meta["published"] = parse_date(line)
+        fields = header_fields(line)
+        if fields:
+            _merge_header(meta, credits, fields)
     for raw in lines[-3:]:
         match = CREDIT_LINE_RE.match(normalize(raw))
         if match:
@@ -104,10 +109,21 @@ def extract_metadata(text: str) -> dict:
     url = _source_url(lines)
     if url:
         meta["url"] = url
-        meta["outlet"] = outlet_from_url(url)
+        meta["outlet"] = outlet_from_url(url)  # the site itself beats a name in a header line
     if credits:
         meta["credits"] = tuple(dict.fromkeys(credits))
     return meta
+
+
+def _merge_header(meta: dict, credits: list[str], fields) -> None:
+    """Fields of a header line ("By Jane Doe | Reuters | March 12, 2024") not already found."""
+    if fields.byline and "byline" not in meta:
+        meta["byline"] = fields.byline
+    credits += fields.agencies
+    if fields.published and "published" not in meta:
+        meta["published"] = fields.published
+    if fields.outlet and "outlet" not in meta:
+        meta["outlet"] = fields.outlet
 
 
 def _source_url(lines: list[str]) -> str:

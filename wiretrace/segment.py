@@ -122,10 +122,23 @@ def _continues(line: str, following: str) -> bool:
     return last.endswith((",", ";", ":", "-")) or last.lower() in _FUNCTION_WORDS
 
 
+def _title_line_apart(text: str, block: list[tuple[int, int]]) -> bool:
+    """Does the text's first line stand apart from the rest of its block? A title ending in a
+    function word ("... what the strike is really about") is still a title when a capitalised
+    line follows; only a lower-case continuation or hard-wrapped prose joins it."""
+    lines = [text[s:e] for s, e in block]
+    return len(lines) > 1 and not lines[1][:1].islower() and not _wrapped(lines)
+
+
 def paragraphs(text: str) -> list[tuple[int, int]]:
-    """(start, end) offsets of each paragraph of `text`, stripped of surrounding whitespace."""
+    """(start, end) offsets of each paragraph of `text`, stripped of surrounding whitespace.
+    The first line of the text is a paragraph of its own (it is the title) unless the sentence
+    runs on into the next line."""
     spans = []
-    for block in _blocks(text):
+    for number, block in enumerate(_blocks(text)):
+        if number == 0 and _title_line_apart(text, block):
+            spans.append(block[0])
+            block = block[1:]
         lines = [text[s:e] for s, e in block]
         if _wrapped(lines):
             spans.append((block[0][0], block[-1][1]))
