@@ -17,6 +17,7 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import sys
 import time
 from dataclasses import replace
@@ -25,7 +26,7 @@ from urllib.parse import urlencode
 
 from . import report
 from .errors import ConfigError, InputError, MissingExtraError, NotFoundError, StoreError, WiretraceError
-from .models import Alignment, Article, ChangedFact, Comparison, Direction, Document, Labelled, Match, Verdict
+from .models import BODY, OMITTED, Alignment, Article, ChangedFact, Comparison, Direction, Document, Labelled, Match, Verdict
 from .options import Options, load_options
 
 try:
@@ -60,6 +61,7 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
 }
+_WORD = re.compile(r"\w+", re.UNICODE)
 STATUS = {NotFoundError: 404, InputError: 400, ConfigError: 400, StoreError: 503}
 
 
@@ -265,7 +267,8 @@ def _add_routes(app: FastAPI) -> None:  # noqa: C901 - one small function per ro
         data = request.app.state.pages.search(q, outlet, since, until, max(1, min(limit, 500)))
         if wants_json(request):
             return dump(data)
-        return render(request, "web_search.html", data | {"page_title": "search"})
+        pieces = [highlight(r["snippet"], q) for r in data["results"]]
+        return render(request, "web_search.html", data | {"page_title": "search", "pieces": pieces})
 
     @both("/article/{article_id:path}")
     def article(request: Request, article_id: str, find: bool = False):
@@ -274,7 +277,8 @@ def _add_routes(app: FastAPI) -> None:  # noqa: C901 - one small function per ro
             data["found"] = request.app.state.pages.find_sources(article_id)
         if wants_json(request):
             return dump(data)
-        return render(request, "web_article.html", data | {"page_title": data["article"]["title"] or article_id})
+        return render(request, "web_article.html", data | {"page_title": data["article"]["title"] or article_id,
+                                                           "link": web_link(data["article"]["url"])})
 
     @both("/pair/{derived_id}/{source_id}")
     def pair(request: Request, derived_id: str, source_id: str):
@@ -331,10 +335,17 @@ def _pair_page(request: Request, comparison: Comparison, origin: str) -> HTMLRes
         "origin": origin,
         "ids": {"derived": comparison.derived.article.id, "source": comparison.source.article.id},
         "timings": {k: f"{1000 * v:.0f} ms" for k, v in comparison.timings.items()},
+        "omitted": omitted(comparison),
     }
     if origin == "pasted":
         context["json_url"] = ""
     return render(request, "web_pair.html", context)
+
+
+def omitted(comparison: Comparison) -> list[dict]:
+    """The source body sentences the rewrite did not use, by the id the pair view gives them."""
+    return [{"id": report.ref("S", x.sentence.index), "text": x.sentence.text}
+            for x in comparison.alignment.source if x.label == OMITTED and x.sentence.role == BODY]
 
 
 # -- page data: plain dicts, the JSON twins as they are ---------------------------------------------
@@ -363,7 +374,8 @@ class Pages:
                                  until=until or None, limit=limit)
             outlets = list(store.outlets())
         return {"query": q, "outlet": outlet, "since": since, "until": until, "limit": limit,
-                "outlets": [{"outlet": o, "articles": n} for o, n in outlets], "results": [meta(a) for a in found]}
+                "outlets": [{"outlet": o, "articles": n} for o, n in outlets],
+                "results": [meta(a) | {"snippet": snippet(a.text, q)} for a in found]}
 
     def article(self, article_id: str) -> dict:
         with self.store() as store:
@@ -371,9 +383,10 @@ class Pages:
             sources = [summary(p) for p in store.pairs_for(article_id, "derived")]
             derivatives = [summary(p) for p in store.pairs_for(article_id, "source")]
             story = store.story_of(article_id)
+            story_size = len(store.story_members(story)) if story else 0
             family = store.family_of(article_id)
         return {"article": meta(article), "text": article.text, "sources": sources,
-                "derivatives": derivatives, "story": story, "family": family}
+                "derivatives": derivatives, "story": story, "story_size": story_size, "family": family}
 
     def pair(self, derived_id: str, source_id: str) -> tuple[Comparison, dict, str]:
         """The pair as stored ("stored"), else computed now on the two stored documents and their
@@ -441,6 +454,45 @@ def _pasted(fields: dict[str, str], side: str) -> Article:
     return text_article(text, name)
 
 
+def web_link(url: str) -> str:
+    """`url` when it is an http(s) address, else "": an article's url is untrusted data, and a
+    ``javascript:`` or ``data:`` link must not become clickable."""
+    return url if url.lower().startswith(("http://", "https://")) else ""
+
+
+def snippet(text: str, query: str, width: int = 220) -> str:
+    """About `width` characters of `text` on one line, around the first place a word of `query`
+    occurs (the opening when none does), cut at spaces."""
+    lowered = text.lower()
+    hits = [m.start() for w in _WORD.findall(query.lower()) if (m := re.search(rf"\b{re.escape(w)}\b", lowered))]
+    at = min(hits, default=0)
+    begin = 0 if at < width // 3 else text.rfind(" ", 0, at - width // 3) + 1
+    end = begin + width
+    if end < len(text):
+        cut = text.rfind(" ", at, end)
+        end = cut if cut > at else end
+    piece = " ".join(text[begin:end].split())
+    return ("… " if begin else "") + piece + (" …" if end < len(text) else "")
+
+
+def highlight(text: str, query: str) -> list[dict]:
+    """`text` cut into plain and marked pieces, each word of `query` marked (for the template to
+    escape and wrap; never markup in strings)."""
+    words = sorted({w for w in _WORD.findall(query)}, key=len, reverse=True)
+    if not words:
+        return [{"text": text, "mark": False}]
+    pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b", re.IGNORECASE)
+    pieces, pos = [], 0
+    for m in pattern.finditer(text):
+        if m.start() > pos:
+            pieces.append({"text": text[pos:m.start()], "mark": False})
+        pieces.append({"text": m.group(0), "mark": True})
+        pos = m.end()
+    if pos < len(text) or not pieces:
+        pieces.append({"text": text[pos:], "mark": False})
+    return pieces
+
+
 def meta(article: Article) -> dict:
     """An article's metadata: the contract's `derived`/`source` object."""
     return article.meta()
@@ -501,12 +553,29 @@ def lineage(article_id: str, family: dict, members: dict[str, dict]) -> dict:
     def node(mid: str, edge: dict | None, seen: frozenset) -> dict:
         kids = [] if mid in seen else sorted(children.get(mid, ()),
                                              key=lambda e: (members[e["child"]].get("published") or "", e["child"]))
-        return {"id": mid, "article": members[mid], "edge": edge, "also_from": also.get(mid, []),
+        delay = _delay(members[edge["parent"]], members[mid]) if edge else None
+        return {"id": mid, "article": members[mid], "edge": edge, "delay": delay, "also_from": also.get(mid, []),
                 "children": [node(e["child"], e, seen | {mid}) for e in kids]}
 
     data = {"family": ""} | {k: v for k, v in family.items() if k not in ("members", "edges")}
     return data | {"article": article_id, "roots": roots, "members": list(members.values()), "edges": edges,
                    "tree": [node(r, None, frozenset()) for r in roots]}
+
+
+def _delay(parent: dict, child: dict) -> dict | None:
+    """How long after its parent a rewrite was published: seconds and words ("3 h 20 min")."""
+    if not parent.get("published") or not child.get("published"):
+        return None
+    seconds = _timestamp(child["published"]) - _timestamp(parent["published"])
+    return {"seconds": seconds, "text": duration(seconds)}
+
+
+def duration(seconds: float) -> str:
+    """ "3 h 20 min later", "2 d 4 h later", "5 min earlier" (a child dated before its parent)."""
+    way, s = ("later", seconds) if seconds >= 0 else ("earlier", -seconds)
+    days, hours, minutes = int(s // 86400), int(s % 86400 // 3600), int(s % 3600 // 60)
+    parts = [f"{days} d"] * bool(days) + [f"{hours} h"] * bool(hours) + [f"{minutes} min"] * (bool(minutes) and not days)
+    return (" ".join(parts) or "under a minute") + " " + way
 
 
 def timeline(members: list[dict], edges: list[dict], width: int = 1240, row: int = 24) -> dict:
