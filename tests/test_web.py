@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from wiretrace import api, report
-from wiretrace.errors import ConfigError
+from wiretrace.errors import ConfigError, StoreError
 from wiretrace.index import signature
 from wiretrace.ingest import text_article
 from wiretrace.options import load_options
@@ -283,6 +283,13 @@ def test_token_is_required_on_every_request(db):
 def test_non_loopback_host_needs_a_token():
     with pytest.raises(ConfigError, match="--token"):
         serve("unused.db", host="0.0.0.0")
+
+
+def test_serve_refuses_a_file_that_is_not_a_store(tmp_path):
+    junk = tmp_path / "notes.db"
+    junk.write_bytes(b"not sqlite at all" * 100)
+    with pytest.raises(StoreError, match="not a wiretrace store"):
+        serve(junk)
 
 
 def test_loopback_server_refuses_foreign_host_headers(db):

@@ -631,7 +631,23 @@ def serve(db: str | os.PathLike | None, host: str = "127.0.0.1", port: int = 800
     if not is_loopback(host) and not token:
         raise ConfigError(f"--host {host} is reachable from other machines: give --token as well "
                           "(every request must then carry it), or bind 127.0.0.1")
+    _check_store(db)
     allowed = () if token else ("127.0.0.1", "localhost", "[::1]", host)
     app = create_app(db, options, token=token, allowed_hosts=allowed)
     print(f"wiretrace: serving {db} on http://{host}:{port}/ (Ctrl-C stops)", file=sys.stderr)
     uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
+
+
+def _check_store(db: str | os.PathLike | None) -> None:
+    """Refuse to start on a file that is not a usable store (wrong schema or fingerprint version);
+    a store not created yet is only a warning: the compare page works without one."""
+    from .store import Store
+
+    if db is None:
+        return
+    try:
+        Store(db, readonly=True).close()
+    except StoreError as err:
+        if Path(db).exists():
+            raise
+        print(f"wiretrace: {err}; until then only the compare page works", file=sys.stderr)
