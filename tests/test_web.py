@@ -20,7 +20,7 @@ from wiretrace.index import signature
 from wiretrace.ingest import text_article
 from wiretrace.options import load_options
 from wiretrace.store import Store
-from wiretrace.web import MAX_TEXT, create_app, duration, from_contract, serve, snippet
+from wiretrace.web import MAX_TEXT, create_app, duration, from_contract, serve, snippet, timeline, when
 
 LEXICAL = load_options(env={}, overrides={"fingerprint": {"model": "none"}})
 EVIL = "<script>alert('wt')</script>"
@@ -192,6 +192,18 @@ def test_durations_read_as_words():
     assert duration(3 * 3600 + 20 * 60) == "3 h 20 min later"
     assert duration(2 * 86400 + 7 * 3600 + 59) == "2 d 7 h later"
     assert duration(-300) == "5 min earlier" and duration(20) == "under a minute later"
+
+
+def test_timeline_orders_times_across_time_zones_in_utc():
+    members = [{"id": "ny", "published": "2018-07-15T07:54:28-04:00", "title": "New York"},
+               {"id": "ldn", "published": "2018-07-15T12:10:00+01:00", "title": "London"},
+               {"id": "day", "published": "2018-07-16", "title": "a date only"},
+               {"id": "none", "published": "", "title": "undated"}]
+    tl = timeline(members, [{"parent": "ny", "child": "ldn"}])
+    assert [r["id"] for r in tl["rows"]] == ["ldn", "ny", "day", "none"]  # 11:10 UTC before 11:54 UTC
+    assert tl["rows"][0]["label"].startswith("2018-07-15 11:10 UTC") and not tl["rows"][3]["dated"]
+    assert tl["rows"][0]["x"] < tl["rows"][1]["x"] < tl["rows"][2]["x"] and tl["lines"][0]["y1"] > tl["lines"][0]["y2"]
+    assert (when("2018-07-15T07:54:28-04:00"), when("2024-02-05")) == ("2018-07-15 11:54 UTC", "2024-02-05")
 
 
 def test_story_page_lists_members_oldest_first(client):

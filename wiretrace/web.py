@@ -421,7 +421,7 @@ class Pages:
             members = [meta(store.get_article(a)) for a in ids[:MAX_MEMBERS]]
         if not members:
             raise NotFoundError("no such story in the store", record=story_id)
-        members.sort(key=lambda m: (not m.get("published"), m.get("published") or ""))  # undated last
+        members.sort(key=lambda m: (not m.get("published"), _timestamp(m.get("published") or "")))  # undated last
         return {"story": story_id, "size": len(ids), "members": members}
 
     def family(self, article_id: str) -> dict:
@@ -551,8 +551,9 @@ def lineage(article_id: str, family: dict, members: dict[str, dict]) -> dict:
             also.setdefault(e["child"], []).append(e["parent"])
 
     def node(mid: str, edge: dict | None, seen: frozenset) -> dict:
-        kids = [] if mid in seen else sorted(children.get(mid, ()),
-                                             key=lambda e: (members[e["child"]].get("published") or "", e["child"]))
+        kids = [] if mid in seen else sorted(children.get(mid, ()), key=lambda e: (  # oldest first, undated last
+            not members[e["child"]].get("published"), _timestamp(members[e["child"]].get("published") or ""),
+            e["child"]))
         delay = _delay(members[edge["parent"]], members[mid]) if edge else None
         return {"id": mid, "article": members[mid], "edge": edge, "delay": delay, "also_from": also.get(mid, []),
                 "children": [node(e["child"], e, seen | {mid}) for e in kids]}
@@ -581,7 +582,7 @@ def duration(seconds: float) -> str:
 def timeline(members: list[dict], edges: list[dict], width: int = 1240, row: int = 24) -> dict:
     """Geometry of the inline-SVG timeline: one row per article (oldest first), x by publication
     time, lines from each parent to its rewrites; undated articles sit in a column of their own."""
-    dated = sorted((m for m in members if m.get("published")), key=lambda m: (m["published"], m["id"]))
+    dated = sorted((m for m in members if m.get("published")), key=lambda m: (_timestamp(m["published"]), m["id"]))
     undated = [m for m in members if not m.get("published")]
     times = [_timestamp(m["published"]) for m in dated]
     lo, hi = (min(times), max(times)) if times else (0.0, 0.0)
@@ -592,20 +593,36 @@ def timeline(members: list[dict], edges: list[dict], width: int = 1240, row: int
         x = undated_x if t is None else left + (right - left) * ((t - lo) / (hi - lo) if hi > lo else 0.0)
         y = 44 + i * row
         where[m["id"]] = (round(x, 1), y)
-        label = " · ".join(p for p in (m.get("published", "")[:16] or "undated", m.get("outlet", ""),
+        label = " · ".join(p for p in (when(m.get("published", "")) or "undated", m.get("outlet", ""),
                                         (m.get("title") or m["id"])[:70]) if p)
         rows.append({"id": m["id"], "x": round(x, 1), "y": y, "label": label, "dated": t is not None})
     lines = [{"x1": where[e["parent"]][0], "y1": where[e["parent"]][1], "x2": where[e["child"]][0],
               "y2": where[e["child"]][1], "primary": e.get("primary", True)}
              for e in edges if e["parent"] in where and e["child"] in where]
-    ticks = [{"x": left, "label": dated[0]["published"][:16]}] if dated else []
+    ticks = [{"x": left, "label": when(dated[0]["published"])}] if dated else []
     if hi > lo:
-        ticks.append({"x": right, "label": dated[-1]["published"][:16]})
+        ticks.append({"x": right, "label": when(dated[-1]["published"])})
     if undated:
         ticks.append({"x": undated_x, "label": "undated"})
     return {"width": width, "height": 54 + len(rows) * row, "rows": rows, "lines": lines, "ticks": ticks,
             "axis": {"x1": left, "x2": right}, "label_x": undated_x + 24,
-            "start": dated[0]["published"] if dated else "", "end": dated[-1]["published"] if dated else ""}
+            "start": when(dated[0]["published"]) if dated else "", "end": when(dated[-1]["published"]) if dated else ""}
+
+
+def when(value: str) -> str:
+    """A publication time as a reader compares them: "2018-07-15 11:54 UTC" (times with an offset
+    converted to UTC, so rows from different time zones line up), a bare date as it is."""
+    from datetime import datetime, timezone
+
+    if len(value) <= 10:
+        return value
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value[:16]
+    if moment.tzinfo is None:
+        return moment.strftime("%Y-%m-%d %H:%M")
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _timestamp(value: str) -> float:
