@@ -194,6 +194,26 @@ def test_left_out_sentences_are_listed_and_found_in_the_source_column(site, page
     assert not page.dialogs and not page.console_errors
 
 
+def test_search_to_article_to_pair(site, page, tmp_path):
+    """A reader's path: search a word of the rewrite's title, open it, open its source side by side."""
+    title = page.request.get(f"{site['url']}/api/article/{site['derived']}").json()["article"]["title"]
+    word = max(title.split(), key=len).strip(".,:;!?\"'’“”")
+    page.goto(site["url"] + "/")
+    page.fill("input[name=q]", word)
+    page.click("form.wt-search button[type=submit]")
+    page.wait_for_url("**/?q=*")
+    assert page.locator(".wt-snippet mark").count() > 0  # the word is marked in the snippets
+    page.click(f".wt-results a[href='/article/{site['derived']}']")
+    assert page.locator("h2", has_text="Likely sources").count() == 1
+    row = page.locator(".wt-table tbody tr", has=page.locator(f"a[href='/article/{site['source']}']"))
+    assert row.count() == 1 and "derived" in row.inner_text()
+    row.locator("a.wt-button", has_text="side by side").click()
+    page.wait_for_selector(".wt-columns")
+    assert page.url.endswith(f"/pair/{site['derived']}/{site['source']}")
+    page.screenshot(path=str(tmp_path / "search-article-pair.png"))
+    assert not page.dialogs and not page.console_errors
+
+
 @pytest.mark.parametrize("path", ["/article/evil-1", "/?q=harbour", "/pair/evil-1/{source}"])
 def test_markup_in_an_article_shows_as_text(site, page, tmp_path, path):
     page.goto(site["url"] + path.format(source=site["source"]))
