@@ -110,21 +110,107 @@ FARTHEST_PARAPHRASE = """() => {
 }"""
 
 
+HIGHLIGHTED = "() => [...document.querySelectorAll('.wt-hl')].map(e => e.id).sort()"
+OUTLINED = "id => getComputedStyle(document.getElementById(id)).outlineStyle !== 'none'"
+
+
+def contract_links(site, page) -> dict[str, list[str]]:
+    """What each derived sentence should be linked to, read from the pair's JSON (the contract),
+    not from the page under test: {"D14": ["S11"], ...}."""
+    data = page.request.get(f"{site['url']}/api/pair/{site['derived']}/{site['source']}").json()
+    return {f"D{s['index']}": [f"S{m['index']}" for m in s["matches"]] for s in data["sentences"]
+            if s["article"] == data["derived"]["id"] and s["matches"]}
+
+
 def test_clicking_a_paraphrase_highlights_and_reveals_its_counterpart(site, page, tmp_path):
     response = page.goto(f"{site['url']}/pair/{site['derived']}/{site['source']}")
     assert response.status == 200 and "default-src 'self'" in response.headers["content-security-policy"]
     found = page.evaluate(FARTHEST_PARAPHRASE)
     assert found, "no paraphrased sentence linked to a source sentence on the pair page"
     sentence, counterpart = found
+    expected = contract_links(site, page)[sentence]
+    assert counterpart in expected
     page.screenshot(path=str(tmp_path / "pair-before.png"), full_page=False)
     assert not page.evaluate(IN_VIEW, [counterpart, ".wt-pane"]), "counterpart visible before the click"
+    assert page.evaluate(HIGHLIGHTED) == []
     page.click(f"#{sentence}")
     page.wait_for_function("id => document.getElementById(id).classList.contains('wt-hl')", arg=counterpart)
     page.wait_for_function(IN_VIEW, arg=[counterpart, ".wt-pane"], timeout=5000)
+    # Exactly the sentence and its counterparts by the contract are highlighted, and visibly so.
+    assert page.evaluate(HIGHLIGHTED) == sorted([sentence, *expected])
     assert "wt-hl-main" in page.get_attribute(f"#{sentence}", "class")
+    assert page.evaluate(OUTLINED, counterpart) and page.evaluate(OUTLINED, sentence)
+    page.mouse.move(5, 5)  # a pinned highlight stays when the pointer leaves
+    assert page.evaluate(HIGHLIGHTED) == sorted([sentence, *expected])
     page.screenshot(path=str(tmp_path / "pair-clicked.png"), full_page=False)
     page.click(f"#{sentence}")  # a second click releases the highlight
     assert page.locator(".wt-hl").count() == 0
+    assert not page.dialogs and not page.console_errors
+
+
+def test_hovering_a_sentence_highlights_both_and_scrolls_the_other_column(site, page, tmp_path):
+    page.goto(f"{site['url']}/pair/{site['derived']}/{site['source']}")
+    sentence, counterpart = page.evaluate(FARTHEST_PARAPHRASE)
+    assert not page.evaluate(IN_VIEW, [counterpart, ".wt-pane"])
+    page.hover(f"#{sentence}")
+    page.wait_for_function(IN_VIEW, arg=[counterpart, ".wt-pane"], timeout=5000)
+    assert page.evaluate(HIGHLIGHTED) == sorted([sentence, *contract_links(site, page)[sentence]])
+    page.screenshot(path=str(tmp_path / "pair-hover.png"))
+    page.mouse.move(5, 5)  # leaving the sentence clears the highlight
+    page.wait_for_function("() => !document.querySelector('.wt-hl')")
+    # And from the source side: a used source sentence lights up the derived sentence(s) using it.
+    back = page.get_attribute(f"#{counterpart}", "data-links").split()
+    page.hover(f"#{counterpart}")
+    assert set(page.evaluate(HIGHLIGHTED)) == {counterpart, *back} and sentence in back
+    assert not page.dialogs and not page.console_errors
+
+
+@pytest.mark.skipif(not SEEDS.is_dir(), reason=f"{SEEDS} is absent: the seed pair is the canonical case")
+def test_seed_paraphrase_of_the_confiscated_weapons_links_to_the_afp_sentence(site, page, tmp_path):
+    """PRODUCT.md's example: the blog's re-worded list of confiscated weapons is the AFP sentence."""
+    page.goto(f"{site['url']}/pair/{site['derived']}/{site['source']}")
+    rewrite = page.locator(".wt-derived .wt-sent", has_text="Kalashnikovs, shotguns")
+    assert rewrite.count() == 1 and "paraphrase" in rewrite.get_attribute("class")
+    rewrite.click()
+    lit = page.locator(".wt-source .wt-sent.wt-hl")
+    assert lit.count() == 1 and "Kalashnikov assault rifles, sawn-off shotguns" in lit.inner_text()
+    page.wait_for_function(IN_VIEW, arg=[lit.get_attribute("id"), ".wt-pane"], timeout=5000)
+    page.screenshot(path=str(tmp_path / "seed-weapons.png"))
+
+
+def test_left_out_sentences_are_listed_and_found_in_the_source_column(site, page, tmp_path):
+    page.goto(f"{site['url']}/pair/{site['derived']}/{site['source']}")
+    refs = page.locator(".wt-verdict .wt-omitted summary a.wt-ref")
+    assert refs.count() == page.locator(".wt-source .wt-sent.body.omitted").count() > 0
+    last = refs.nth(refs.count() - 1)
+    target = last.get_attribute("href")[1:]
+    assert not page.evaluate(IN_VIEW, [target, ".wt-pane"])
+    last.click()
+    page.wait_for_function(IN_VIEW, arg=[target, ".wt-pane"], timeout=5000)
+    assert "omitted" in page.get_attribute(f"#{target}", "class") and page.evaluate(OUTLINED, target)
+    page.click(".wt-omitted summary", position={"x": 4, "y": 4})
+    assert page.locator(".wt-omitted li").count() == refs.count()  # opened: each with its text
+    page.screenshot(path=str(tmp_path / "left-out.png"))
+    assert not page.dialogs and not page.console_errors
+
+
+def test_search_to_article_to_pair(site, page, tmp_path):
+    """A reader's path: search a word of the rewrite's title, open it, open its source side by side."""
+    title = page.request.get(f"{site['url']}/api/article/{site['derived']}").json()["article"]["title"]
+    word = max(title.split(), key=len).strip(".,:;!?\"'’“”")
+    page.goto(site["url"] + "/")
+    page.fill("input[name=q]", word)
+    page.click("form.wt-search button[type=submit]")
+    page.wait_for_url("**/?q=*")
+    assert page.locator(".wt-snippet mark").count() > 0  # the word is marked in the snippets
+    page.click(f".wt-results a[href='/article/{site['derived']}']")
+    assert page.locator("h2", has_text="Likely sources").count() == 1
+    row = page.locator(".wt-table tbody tr", has=page.locator(f"a[href='/article/{site['source']}']"))
+    assert row.count() == 1 and "derived" in row.inner_text()
+    row.locator("a.wt-button", has_text="side by side").click()
+    page.wait_for_selector(".wt-columns")
+    assert page.url.endswith(f"/pair/{site['derived']}/{site['source']}")
+    page.screenshot(path=str(tmp_path / "search-article-pair.png"))
     assert not page.dialogs and not page.console_errors
 
 

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 
 import pytest
 from fastapi.testclient import TestClient
 
 from wiretrace import api, report
-from wiretrace.errors import ConfigError
+from wiretrace.errors import ConfigError, StoreError
 from wiretrace.index import signature
 from wiretrace.ingest import text_article
 from wiretrace.options import load_options
 from wiretrace.store import Store
-from wiretrace.web import MAX_TEXT, create_app, from_contract, serve
+from wiretrace.web import MAX_TEXT, create_app, duration, from_contract, serve, snippet, timeline, when
 
 LEXICAL = load_options(env={}, overrides={"fingerprint": {"model": "none"}})
 EVIL = "<script>alert('wt')</script>"
@@ -58,7 +59,7 @@ def comparison():
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory, comparison):
-    evil = text_article(EVIL_TEXT, "evil-1")
+    evil = replace(text_article(EVIL_TEXT, "evil-1"), url="javascript:alert('wt')")
     return build_store(tmp_path_factory.mktemp("web") / "web.db", [comparison], [evil])
 
 
@@ -90,11 +91,28 @@ def test_search_filters_by_words_outlet_and_date(client):
     assert 'href="/api/search?q=harbour"' in page.text  # the page links its JSON twin
 
 
+def test_search_results_show_where_the_words_occur(client):
+    found = client.get("/api/search", params={"q": "fisherman"}).json()["results"]
+    assert [a["id"] for a in found] == ["wire-1"]
+    assert "fisherman" in found[0]["snippet"] and found[0]["snippet"].startswith("… ")  # from the middle
+    page = client.get("/", params={"q": "Fisherman"}).text
+    assert re.search(r'class="wt-snippet">[^<]*<mark>fisherman</mark>', page)  # marked as written
+
+
+def test_snippet_is_cut_around_the_first_word_found():
+    text = " ".join(f"w{i}" for i in range(200)) + " needle " + " ".join(f"v{i}" for i in range(200))
+    cut = snippet(text, "needle", width=120)
+    assert "needle" in cut and cut.startswith("… ") and cut.endswith(" …") and len(cut) <= 124
+    assert snippet("Short text.", "absent") == "Short text."
+    assert snippet(text, "", width=40).startswith("w0 w1") and " w8 " not in snippet(text, "", width=20)
+
+
 def test_article_page_lists_its_sources_and_derivatives(client):
     page = client.get("/article/blog-7")
     assert page.status_code == 200
     assert "Likely sources" in page.text and "partially derived" in page.text
     assert 'href="/pair/blog-7/wire-1"' in page.text and 'href="/story/story-1"' in page.text
+    assert "story story-1 (3 articles)" in page.text
     blog = client.get("/api/article/blog-7").json()
     assert [p["source"]["id"] for p in blog["sources"]] == ["wire-1"] and blog["derivatives"] == []
     assert blog["sources"][0]["verdict"] == "partially derived" and "sentences" not in blog["sources"][0]
@@ -133,6 +151,11 @@ def test_pair_page_links_each_reused_sentence_to_its_counterparts(client):
     assert re.search(r'<span id="D4" class="wt-sent body new" title="[^"]*">', html)  # new: no links
     assert re.search(r'<span id="S5" class="wt-sent body omitted"', html)
     assert "twelve" in html and "changed facts" in html and "partially derived" in html
+    # The omitted source sentence is listed in the verdict box, linked to its place in the column.
+    box = html[html.index('aria-label="verdict"'):html.index('class="wt-columns"')]
+    assert "<dt>left out</dt>" in box and "1 source sentence the rewrite did not use" in box
+    assert '<a class="wt-ref" href="#S5">S5</a> &#34;We have never seen waves like this,&#34;' in box
+    assert 'href="#S6"' not in box  # boilerplate is not "left out"
     assert '<script src="/static/pair.js"></script>' in html and not scripts_without_src(html)
     assert client.get("/static/pair.js").text == (report.TEMPLATES / "pair.js").read_text()
 
@@ -155,13 +178,32 @@ def test_family_page_shows_the_lineage_tree_and_timeline(client):
     page = client.get("/family/blog-7")
     assert page.status_code == 200 and "<svg" in page.text and 'class="wt-root">original' in page.text
     assert re.search(r'<li data-id="wire-1".*<li data-id="blog-7"', page.text, re.S)  # child nested under root
-    assert 'href="/pair/blog-7/wire-1"' in page.text
+    assert 'href="/pair/blog-7/wire-1"' in page.text and "published 1 d later" in page.text
     family = client.get("/api/family/blog-7").json()
+    assert family["tree"][0]["children"][0]["delay"]["seconds"] == 86400 and family["tree"][0]["delay"] is None
     assert family["roots"] == ["wire-1"] and [c["id"] for c in family["tree"][0]["children"]] == ["blog-7"]
     edge = family["edges"][0]
     assert (edge["parent"], edge["child"], edge["verdict"]) == ("wire-1", "blog-7", "partially derived")
     lonely = client.get("/api/family/evil-1").json()
     assert lonely["roots"] == ["evil-1"] and lonely["edges"] == []
+
+
+def test_durations_read_as_words():
+    assert duration(3 * 3600 + 20 * 60) == "3 h 20 min later"
+    assert duration(2 * 86400 + 7 * 3600 + 59) == "2 d 7 h later"
+    assert duration(-300) == "5 min earlier" and duration(20) == "under a minute later"
+
+
+def test_timeline_orders_times_across_time_zones_in_utc():
+    members = [{"id": "ny", "published": "2018-07-15T07:54:28-04:00", "title": "New York"},
+               {"id": "ldn", "published": "2018-07-15T12:10:00+01:00", "title": "London"},
+               {"id": "day", "published": "2018-07-16", "title": "a date only"},
+               {"id": "none", "published": "", "title": "undated"}]
+    tl = timeline(members, [{"parent": "ny", "child": "ldn"}])
+    assert [r["id"] for r in tl["rows"]] == ["ldn", "ny", "day", "none"]  # 11:10 UTC before 11:54 UTC
+    assert tl["rows"][0]["label"].startswith("2018-07-15 11:10 UTC") and not tl["rows"][3]["dated"]
+    assert tl["rows"][0]["x"] < tl["rows"][1]["x"] < tl["rows"][2]["x"] and tl["lines"][0]["y1"] > tl["lines"][0]["y2"]
+    assert (when("2018-07-15T07:54:28-04:00"), when("2024-02-05")) == ("2018-07-15 11:54 UTC", "2024-02-05")
 
 
 def test_story_page_lists_members_oldest_first(client):
@@ -212,6 +254,11 @@ def test_markup_in_articles_is_shown_as_text(client, url):
     assert "&lt;script&gt;alert(" in html
 
 
+def test_only_web_addresses_become_links(client):
+    html = client.get("/article/evil-1").text
+    assert "javascript:" in html and 'href="javascript:' not in html.lower()
+
+
 def test_pasted_text_over_the_limit_is_413_in_the_error_shape(db):
     small = TestClient(create_app(db, LEXICAL, max_text=1000))
     over = small.post("/api/compare", json={"a": "é" * 501, "b": "text"})  # 1002 bytes of UTF-8
@@ -248,6 +295,13 @@ def test_token_is_required_on_every_request(db):
 def test_non_loopback_host_needs_a_token():
     with pytest.raises(ConfigError, match="--token"):
         serve("unused.db", host="0.0.0.0")
+
+
+def test_serve_refuses_a_file_that_is_not_a_store(tmp_path):
+    junk = tmp_path / "notes.db"
+    junk.write_bytes(b"not sqlite at all" * 100)
+    with pytest.raises(StoreError, match="not a wiretrace store"):
+        serve(junk)
 
 
 def test_loopback_server_refuses_foreign_host_headers(db):

@@ -195,5 +195,52 @@ def _query_side(article, store, options: Options) -> tuple[Document, np.ndarray,
     if isinstance(article, (str, os.PathLike)) and not Path(article).exists():
         raise NotFoundError("neither a stored article id nor a file; give an id from `wiretrace add` "
                             "or the path of an article file", path=store.path, record=str(article))
+    encoder = fp.get_encoder(options.fingerprint)
+    # A file is embedded here: with another model than the store's its vectors would not compare.
+    store.check_fingerprint(encoder.name, encoder.dim, options.fingerprint.num_perm)
     doc = read(article, options)
     return doc, embed(doc, options), signature(doc, options)
+
+
+def stories(store) -> list[dict]:
+    """The stored stories (from the last `scan`), largest first: ``{"story", "size", "title",
+    "first", "outlets", "members"}``, where `title` and `first` are those of the earliest member."""
+    out = []
+    for story, members in store.story_groups().items():
+        articles = [store.get_article(m) for m in members]
+        first = min(articles, key=lambda a: (not a.published, a.published, a.id))
+        outlets = sorted({a.outlet for a in articles if a.outlet})
+        out.append({"story": story, "size": len(members), "title": first.title, "first": first.published,
+                    "outlets": outlets, "members": members})
+    return sorted(out, key=lambda s: (-s["size"], s["story"]))
+
+
+def show(store, ident: str) -> dict:
+    """One story (``story:…`` id) with its members, or one stored article with its story, reuse
+    family and the stored pairs that name it (as the rewrite and as the source)."""
+    groups = store.story_groups()
+    if ident in groups:
+        members = [_summary(store.get_article(m)) | {"family": (store.family_of(m) or {}).get("family")}
+                   for m in groups[ident]]
+        return {"kind": "story", "story": ident, "size": len(members), "members": members}
+    if ident.startswith("story:") and not store.has(ident):
+        raise NotFoundError("no such story in the store; `wiretrace stories` lists them (after a `scan`)",
+                            path=store.path, record=ident)
+    article = store.get_article(ident)  # NotFoundError names the id
+    pairs = store.pairs_for(ident)
+    return {"kind": "article", "article": _summary(article), "story": store.story_of(ident),
+            "family": store.family_of(ident),
+            "sources": [_pair_summary(p) for p in pairs if p["derived"]["id"] == ident],
+            "derived": [_pair_summary(p) for p in pairs if p["source"]["id"] == ident]}
+
+
+def _summary(article: Article) -> dict:
+    return {"id": article.id, "title": article.title, "outlet": article.outlet,
+            "published": article.published, "url": article.url}
+
+
+def _pair_summary(pair: dict) -> dict:
+    return {"derived": pair["derived"]["id"], "source": pair["source"]["id"], "verdict": pair["verdict"],
+            "derived_share": pair["derived_share"], "source_share": pair["source_share"],
+            "original": pair["direction"]["original"], "confidence": pair["direction"]["confidence"],
+            "credited": pair["credited"]}

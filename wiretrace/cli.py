@@ -143,7 +143,7 @@ def demo(
 
 @app.command("eval")
 def eval_(
-    dataset: Annotated[str, typer.Argument(metavar="DATASET", help="counter, msrp, stsb or basil.",
+    dataset: Annotated[str, typer.Argument(metavar="DATASET", help="counter, msrp, stsb, basil, ecbplus or helsinki.",
                                            show_default=False)],
     data: Annotated[Path, typer.Option("--data", metavar="DIR", help="The set's folder, or the folder "
                                        "holding all the sets (like shared/data).")],
@@ -197,10 +197,16 @@ def serve(
     serve_web(default_path(options, db), host=host, port=port, token=token, options=options)
 
 
+from . import cli_corpus  # noqa: E402,F401  (registers add, sources, scan, stories, show, export, synth)
+
+
 def main() -> None:
     """Console-script entry point (`wiretrace = wiretrace.cli:main`)."""
     app(prog_name="wiretrace")
 
 
 if __name__ == "__main__":
-    main()
+    # `python -m wiretrace.cli`: run the package's module, where the corpus commands registered.
+    from wiretrace.cli import main as package_main
+
+    package_main()

@@ -437,11 +437,25 @@ def _evaluate_basil(folder: Path, options: Options, workers: int, progress) -> E
                       notes, predictions=predictions)
 
 
+def _evaluate_ecbplus(folder: Path, options: Options, workers: int, progress) -> EvalReport:
+    from .corpus_eval import evaluate_ecbplus  # imports this module: loaded on use
+
+    return evaluate_ecbplus(folder, options, workers, progress)
+
+
+def _evaluate_helsinki(folder: Path, options: Options, workers: int, progress) -> EvalReport:
+    from .corpus_eval import evaluate_helsinki
+
+    return evaluate_helsinki(folder, options, workers, progress)
+
+
 _RUNNERS = {
     "counter": _evaluate_counter,
     "msrp": _evaluate_msrp,
     "stsb": _evaluate_stsb,
     "basil": _evaluate_basil,
+    "ecbplus": _evaluate_ecbplus,
+    "helsinki": _evaluate_helsinki,
 }
 
 

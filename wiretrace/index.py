@@ -286,7 +286,8 @@ class CandidateIndex:
         found = self.sentences.search(np.asarray(vectors, dtype=np.float32), self.options.neighbours)
         keys = np.atleast_2d(found.keys)
         distances = np.atleast_2d(found.distances)
-        counts = np.atleast_1d(found.counts)
+        # One query vector gives usearch's single-query result, which has no `counts`.
+        counts = np.atleast_1d(found.counts) if hasattr(found, "counts") else np.array([keys.shape[1]])
         valid = (np.arange(keys.shape[1]) < counts[:, None]) & (1.0 - distances >= self.options.min_cosine)
         query, slot = np.nonzero(valid)
         rows = (keys[query, slot] >> np.uint64(12)).astype(np.int64)

@@ -487,6 +487,13 @@ class Store:
     def story_members(self, story: str) -> list[str]:
         return [r[0] for r in self._db.execute("SELECT article FROM stories WHERE story = ? ORDER BY article", (story,))]
 
+    def story_groups(self) -> dict[str, list[str]]:
+        """``{story id: member ids}`` of every stored story, members in id order."""
+        groups: dict[str, list[str]] = {}
+        for article, story in self._db.execute("SELECT article, story FROM stories ORDER BY story, article"):
+            groups.setdefault(story, []).append(article)
+        return groups
+
     def save_families(self, edges: list[tuple[str, str, dict]], *, replace_all: bool = True) -> None:
         """Record reuse-family edges ``(parent, child, data)``. An edge belongs to the family named
         by ``data["family"]``; without one, each connected group of edges is a family named after

@@ -17,6 +17,7 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import sys
 import time
 from dataclasses import replace
@@ -25,7 +26,7 @@ from urllib.parse import urlencode
 
 from . import report
 from .errors import ConfigError, InputError, MissingExtraError, NotFoundError, StoreError, WiretraceError
-from .models import Alignment, Article, ChangedFact, Comparison, Direction, Document, Labelled, Match, Verdict
+from .models import BODY, OMITTED, Alignment, Article, ChangedFact, Comparison, Direction, Document, Labelled, Match, Verdict
 from .options import Options, load_options
 
 try:
@@ -60,6 +61,7 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
 }
+_WORD = re.compile(r"\w+", re.UNICODE)
 STATUS = {NotFoundError: 404, InputError: 400, ConfigError: 400, StoreError: 503}
 
 
@@ -265,7 +267,8 @@ def _add_routes(app: FastAPI) -> None:  # noqa: C901 - one small function per ro
         data = request.app.state.pages.search(q, outlet, since, until, max(1, min(limit, 500)))
         if wants_json(request):
             return dump(data)
-        return render(request, "web_search.html", data | {"page_title": "search"})
+        pieces = [highlight(r["snippet"], q) for r in data["results"]]
+        return render(request, "web_search.html", data | {"page_title": "search", "pieces": pieces})
 
     @both("/article/{article_id:path}")
     def article(request: Request, article_id: str, find: bool = False):
@@ -274,7 +277,8 @@ def _add_routes(app: FastAPI) -> None:  # noqa: C901 - one small function per ro
             data["found"] = request.app.state.pages.find_sources(article_id)
         if wants_json(request):
             return dump(data)
-        return render(request, "web_article.html", data | {"page_title": data["article"]["title"] or article_id})
+        return render(request, "web_article.html", data | {"page_title": data["article"]["title"] or article_id,
+                                                           "link": web_link(data["article"]["url"])})
 
     @both("/pair/{derived_id}/{source_id}")
     def pair(request: Request, derived_id: str, source_id: str):
@@ -331,10 +335,17 @@ def _pair_page(request: Request, comparison: Comparison, origin: str) -> HTMLRes
         "origin": origin,
         "ids": {"derived": comparison.derived.article.id, "source": comparison.source.article.id},
         "timings": {k: f"{1000 * v:.0f} ms" for k, v in comparison.timings.items()},
+        "omitted": omitted(comparison),
     }
     if origin == "pasted":
         context["json_url"] = ""
     return render(request, "web_pair.html", context)
+
+
+def omitted(comparison: Comparison) -> list[dict]:
+    """The source body sentences the rewrite did not use, by the id the pair view gives them."""
+    return [{"id": report.ref("S", x.sentence.index), "text": x.sentence.text}
+            for x in comparison.alignment.source if x.label == OMITTED and x.sentence.role == BODY]
 
 
 # -- page data: plain dicts, the JSON twins as they are ---------------------------------------------
@@ -363,7 +374,8 @@ class Pages:
                                  until=until or None, limit=limit)
             outlets = list(store.outlets())
         return {"query": q, "outlet": outlet, "since": since, "until": until, "limit": limit,
-                "outlets": [{"outlet": o, "articles": n} for o, n in outlets], "results": [meta(a) for a in found]}
+                "outlets": [{"outlet": o, "articles": n} for o, n in outlets],
+                "results": [meta(a) | {"snippet": snippet(a.text, q)} for a in found]}
 
     def article(self, article_id: str) -> dict:
         with self.store() as store:
@@ -371,9 +383,10 @@ class Pages:
             sources = [summary(p) for p in store.pairs_for(article_id, "derived")]
             derivatives = [summary(p) for p in store.pairs_for(article_id, "source")]
             story = store.story_of(article_id)
+            story_size = len(store.story_members(story)) if story else 0
             family = store.family_of(article_id)
         return {"article": meta(article), "text": article.text, "sources": sources,
-                "derivatives": derivatives, "story": story, "family": family}
+                "derivatives": derivatives, "story": story, "story_size": story_size, "family": family}
 
     def pair(self, derived_id: str, source_id: str) -> tuple[Comparison, dict, str]:
         """The pair as stored ("stored"), else computed now on the two stored documents and their
@@ -408,7 +421,7 @@ class Pages:
             members = [meta(store.get_article(a)) for a in ids[:MAX_MEMBERS]]
         if not members:
             raise NotFoundError("no such story in the store", record=story_id)
-        members.sort(key=lambda m: (not m.get("published"), m.get("published") or ""))  # undated last
+        members.sort(key=lambda m: (not m.get("published"), _timestamp(m.get("published") or "")))  # undated last
         return {"story": story_id, "size": len(ids), "members": members}
 
     def family(self, article_id: str) -> dict:
@@ -439,6 +452,45 @@ def _pasted(fields: dict[str, str], side: str) -> Article:
     if text.lstrip()[:1] == "<" and "</" in text:
         return replace(html_article(text, name), path="")
     return text_article(text, name)
+
+
+def web_link(url: str) -> str:
+    """`url` when it is an http(s) address, else "": an article's url is untrusted data, and a
+    ``javascript:`` or ``data:`` link must not become clickable."""
+    return url if url.lower().startswith(("http://", "https://")) else ""
+
+
+def snippet(text: str, query: str, width: int = 220) -> str:
+    """About `width` characters of `text` on one line, around the first place a word of `query`
+    occurs (the opening when none does), cut at spaces."""
+    lowered = text.lower()
+    hits = [m.start() for w in _WORD.findall(query.lower()) if (m := re.search(rf"\b{re.escape(w)}\b", lowered))]
+    at = min(hits, default=0)
+    begin = 0 if at < width // 3 else text.rfind(" ", 0, at - width // 3) + 1
+    end = begin + width
+    if end < len(text):
+        cut = text.rfind(" ", at, end)
+        end = cut if cut > at else end
+    piece = " ".join(text[begin:end].split())
+    return ("… " if begin else "") + piece + (" …" if end < len(text) else "")
+
+
+def highlight(text: str, query: str) -> list[dict]:
+    """`text` cut into plain and marked pieces, each word of `query` marked (for the template to
+    escape and wrap; never markup in strings)."""
+    words = sorted({w for w in _WORD.findall(query)}, key=len, reverse=True)
+    if not words:
+        return [{"text": text, "mark": False}]
+    pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b", re.IGNORECASE)
+    pieces, pos = [], 0
+    for m in pattern.finditer(text):
+        if m.start() > pos:
+            pieces.append({"text": text[pos:m.start()], "mark": False})
+        pieces.append({"text": m.group(0), "mark": True})
+        pos = m.end()
+    if pos < len(text) or not pieces:
+        pieces.append({"text": text[pos:], "mark": False})
+    return pieces
 
 
 def meta(article: Article) -> dict:
@@ -499,9 +551,11 @@ def lineage(article_id: str, family: dict, members: dict[str, dict]) -> dict:
             also.setdefault(e["child"], []).append(e["parent"])
 
     def node(mid: str, edge: dict | None, seen: frozenset) -> dict:
-        kids = [] if mid in seen else sorted(children.get(mid, ()),
-                                             key=lambda e: (members[e["child"]].get("published") or "", e["child"]))
-        return {"id": mid, "article": members[mid], "edge": edge, "also_from": also.get(mid, []),
+        kids = [] if mid in seen else sorted(children.get(mid, ()), key=lambda e: (  # oldest first, undated last
+            not members[e["child"]].get("published"), _timestamp(members[e["child"]].get("published") or ""),
+            e["child"]))
+        delay = _delay(members[edge["parent"]], members[mid]) if edge else None
+        return {"id": mid, "article": members[mid], "edge": edge, "delay": delay, "also_from": also.get(mid, []),
                 "children": [node(e["child"], e, seen | {mid}) for e in kids]}
 
     data = {"family": ""} | {k: v for k, v in family.items() if k not in ("members", "edges")}
@@ -509,10 +563,26 @@ def lineage(article_id: str, family: dict, members: dict[str, dict]) -> dict:
                    "tree": [node(r, None, frozenset()) for r in roots]}
 
 
+def _delay(parent: dict, child: dict) -> dict | None:
+    """How long after its parent a rewrite was published: seconds and words ("3 h 20 min")."""
+    if not parent.get("published") or not child.get("published"):
+        return None
+    seconds = _timestamp(child["published"]) - _timestamp(parent["published"])
+    return {"seconds": seconds, "text": duration(seconds)}
+
+
+def duration(seconds: float) -> str:
+    """ "3 h 20 min later", "2 d 4 h later", "5 min earlier" (a child dated before its parent)."""
+    way, s = ("later", seconds) if seconds >= 0 else ("earlier", -seconds)
+    days, hours, minutes = int(s // 86400), int(s % 86400 // 3600), int(s % 3600 // 60)
+    parts = [f"{days} d"] * bool(days) + [f"{hours} h"] * bool(hours) + [f"{minutes} min"] * (bool(minutes) and not days)
+    return (" ".join(parts) or "under a minute") + " " + way
+
+
 def timeline(members: list[dict], edges: list[dict], width: int = 1240, row: int = 24) -> dict:
     """Geometry of the inline-SVG timeline: one row per article (oldest first), x by publication
     time, lines from each parent to its rewrites; undated articles sit in a column of their own."""
-    dated = sorted((m for m in members if m.get("published")), key=lambda m: (m["published"], m["id"]))
+    dated = sorted((m for m in members if m.get("published")), key=lambda m: (_timestamp(m["published"]), m["id"]))
     undated = [m for m in members if not m.get("published")]
     times = [_timestamp(m["published"]) for m in dated]
     lo, hi = (min(times), max(times)) if times else (0.0, 0.0)
@@ -523,20 +593,36 @@ def timeline(members: list[dict], edges: list[dict], width: int = 1240, row: int
         x = undated_x if t is None else left + (right - left) * ((t - lo) / (hi - lo) if hi > lo else 0.0)
         y = 44 + i * row
         where[m["id"]] = (round(x, 1), y)
-        label = " · ".join(p for p in (m.get("published", "")[:16] or "undated", m.get("outlet", ""),
+        label = " · ".join(p for p in (when(m.get("published", "")) or "undated", m.get("outlet", ""),
                                         (m.get("title") or m["id"])[:70]) if p)
         rows.append({"id": m["id"], "x": round(x, 1), "y": y, "label": label, "dated": t is not None})
     lines = [{"x1": where[e["parent"]][0], "y1": where[e["parent"]][1], "x2": where[e["child"]][0],
               "y2": where[e["child"]][1], "primary": e.get("primary", True)}
              for e in edges if e["parent"] in where and e["child"] in where]
-    ticks = [{"x": left, "label": dated[0]["published"][:16]}] if dated else []
+    ticks = [{"x": left, "label": when(dated[0]["published"])}] if dated else []
     if hi > lo:
-        ticks.append({"x": right, "label": dated[-1]["published"][:16]})
+        ticks.append({"x": right, "label": when(dated[-1]["published"])})
     if undated:
         ticks.append({"x": undated_x, "label": "undated"})
     return {"width": width, "height": 54 + len(rows) * row, "rows": rows, "lines": lines, "ticks": ticks,
             "axis": {"x1": left, "x2": right}, "label_x": undated_x + 24,
-            "start": dated[0]["published"] if dated else "", "end": dated[-1]["published"] if dated else ""}
+            "start": when(dated[0]["published"]) if dated else "", "end": when(dated[-1]["published"]) if dated else ""}
+
+
+def when(value: str) -> str:
+    """A publication time as a reader compares them: "2018-07-15 11:54 UTC" (times with an offset
+    converted to UTC, so rows from different time zones line up), a bare date as it is."""
+    from datetime import datetime, timezone
+
+    if len(value) <= 10:
+        return value
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value[:16]
+    if moment.tzinfo is None:
+        return moment.strftime("%Y-%m-%d %H:%M")
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _timestamp(value: str) -> float:
@@ -562,7 +648,23 @@ def serve(db: str | os.PathLike | None, host: str = "127.0.0.1", port: int = 800
     if not is_loopback(host) and not token:
         raise ConfigError(f"--host {host} is reachable from other machines: give --token as well "
                           "(every request must then carry it), or bind 127.0.0.1")
+    _check_store(db)
     allowed = () if token else ("127.0.0.1", "localhost", "[::1]", host)
     app = create_app(db, options, token=token, allowed_hosts=allowed)
     print(f"wiretrace: serving {db} on http://{host}:{port}/ (Ctrl-C stops)", file=sys.stderr)
     uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
+
+
+def _check_store(db: str | os.PathLike | None) -> None:
+    """Refuse to start on a file that is not a usable store (wrong schema or fingerprint version);
+    a store not created yet is only a warning: the compare page works without one."""
+    from .store import Store
+
+    if db is None:
+        return
+    try:
+        Store(db, readonly=True).close()
+    except StoreError as err:
+        if Path(db).exists():
+            raise
+        print(f"wiretrace: {err}; until then only the compare page works", file=sys.stderr)

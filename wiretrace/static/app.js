@@ -20,6 +20,18 @@
     });
   });
 
+  // Pair page: a sentence id in the verdict box (a left-out or changed-fact sentence) also brings
+  // its column into the window; pair.js scrolls the column itself to the sentence.
+  document.querySelectorAll(".wt-verdict a.wt-ref").forEach(function (a) {
+    a.addEventListener("click", function () {
+      var target = document.getElementById(a.getAttribute("href").slice(1));
+      var pane = target && target.closest(".wt-pane");
+      if (!pane) { return; }
+      var box = pane.getBoundingClientRect();
+      if (box.top < 0 || box.bottom > window.innerHeight) { pane.scrollIntoView({ block: "nearest" }); }
+    });
+  });
+
   // Compare form: show each text's size against the limit before it is sent.
   document.querySelectorAll("textarea[data-limit]").forEach(function (area) {
     var limit = parseInt(area.getAttribute("data-limit"), 10);
