@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from . import fingerprint as fp
-from .align import align, embedding_texts, score
-from .attribute import attribute, direction
+from .align import embedding_texts
+from .corpus import compare_documents
 from .errors import InputError, NotFoundError
 from .index import CandidateIndex, Filters, signature
 from .ingest import iter_articles, read_article
@@ -53,17 +53,9 @@ def compare(a, b, options: Options | None = None, *, vectors: tuple[np.ndarray, 
     t1 = time.perf_counter()
     vx, vy = vectors if vectors is not None else (embed(x, options), embed(y, options))
     t2 = time.perf_counter()
-    scores = score(x, y, vx, vy)
-    alignment = align(x, y, scores, options.align)
-    dir_ = direction(x, y, alignment)
-    derived, source = x, y
-    if dir_.original == x.article.id:
-        derived, source = y, x
-        alignment = align(y, x, scores.transpose(), options.align)
-    verdict = attribute(derived, source, alignment, dir_, options.attribute)
+    comparison = compare_documents(x, y, vx, vy, options)
     t3 = time.perf_counter()
-    timings = {"read": t1 - t0, "embed": t2 - t1, "align": t3 - t2}
-    return Comparison(derived, source, alignment, verdict, timings)
+    return replace(comparison, timings={"read": t1 - t0, "embed": t2 - t1, "align": t3 - t2})
 
 
 @dataclass
