@@ -19,8 +19,9 @@ from wiretrace.errors import ConfigError, StoreError
 from wiretrace.index import signature
 from wiretrace.ingest import text_article
 from wiretrace.options import load_options
+from wiretrace.pages import duration, from_contract, snippet, timeline, when
 from wiretrace.store import Store
-from wiretrace.web import MAX_TEXT, create_app, duration, from_contract, serve, snippet, timeline, when
+from wiretrace.web import MAX_TEXT, create_app, serve
 
 LEXICAL = load_options(env={}, overrides={"fingerprint": {"model": "none"}})
 EVIL = "<script>alert('wt')</script>"
