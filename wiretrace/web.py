@@ -336,7 +336,20 @@ def _pair_page(request: Request, comparison: Comparison, origin: str) -> HTMLRes
     }
     if origin == "pasted":
         context["json_url"] = ""
+    else:
+        _name_by_id(context, comparison.verdict.direction.original)
     return render(request, "web_pair.html", context)
+
+
+def _name_by_id(context: dict, original: str) -> None:
+    """Name stored articles by their id, as the web app's addresses do: the report names an
+    article by its file, and every record of one JSONL or CSV file has the same file."""
+    for col in context["columns"]:
+        col["name"] = col["article"]["id"]
+        if col["name"] == original:
+            context["verdict"]["original"] = f"{col['letter']} · {col['name']}"
+    derived, source = (col["name"] for col in context["columns"])
+    context["page_title"] = f"{derived} vs {source}"
 
 
 # -- serving -----------------------------------------------------------------------------------
