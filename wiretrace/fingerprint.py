@@ -56,6 +56,7 @@ class Word:
     stem: str  # a crude prefix stem, good enough to pair "confiscated"/"confiscation"
 
 
+@lru_cache(maxsize=1 << 17)  # pure and hot: every comparison re-tokenises its sentences
 def _key(token: str) -> str:
     return unicodedata.normalize("NFKC", token).replace("’", "'").lower().removesuffix("'s")
 
@@ -63,6 +64,7 @@ def _key(token: str) -> str:
 _SUFFIXES = ("ations", "ation", "ments", "ment", "ings", "ing", "ies", "ied", "ers", "ed", "es", "er", "ly", "s")
 
 
+@lru_cache(maxsize=1 << 17)
 def _stem(key: str) -> str:
     """Strip one common English suffix, then keep a prefix: "faces", "facing" -> "fac".
     Crude, but it pairs inflections well enough for matching, and it leaves other scripts whole

@@ -264,7 +264,7 @@ class CandidateIndex:
             rows.append(np.asarray(vecs[:count], dtype=np.float32))
         self._sig_parts.append(np.asarray(signatures, dtype=np.uint32).reshape(len(ids), self.num_perm))
         self._bands = None
-        if keys and sum(map(len, keys)):
+        if keys and sum(map(len, keys)) and self.semantic:
             self.sentences.add(np.concatenate(keys), np.concatenate(rows))
 
     def _lexical(self, signature: np.ndarray) -> dict[int, float]:
@@ -280,8 +280,14 @@ class CandidateIndex:
         keep = estimates >= self.options.min_jaccard
         return dict(zip(rows[keep].tolist(), estimates[keep].tolist()))
 
+    @property
+    def semantic(self) -> bool:
+        """False for lexical-only stores (`fingerprint.model = "none"`: one zero column per
+        sentence), whose every "neighbour" would be a tie and flood the candidates."""
+        return self.dim > 1
+
     def _semantic(self, vectors: np.ndarray) -> dict[int, float]:
-        if not len(vectors) or not len(self.sentences):
+        if not self.semantic or not len(vectors) or not len(self.sentences):
             return {}
         found = self.sentences.search(np.asarray(vectors, dtype=np.float32), self.options.neighbours)
         keys = np.atleast_2d(found.keys)

@@ -219,8 +219,11 @@ def _text(sentences: list[str], rng: random.Random) -> str:
 
 
 def _title(sentences: list[str]) -> str:
-    words = sentences[0].rstrip(".!?").split()
-    return " ".join(words[:10])
+    """A headline from the longer words of the lead: never the text's own first line, which the
+    segmenter would take for a repeated title and drop from the body."""
+    words = [w.strip(",;:\"'()") for w in sentences[0].split()]
+    picked = [w for w in words if len(w) > 3][:7] or words[:5]
+    return " ".join(picked).capitalize()
 
 
 def plan(n: int, share: float, available: int, rng: random.Random) -> tuple[int, list[str]]:
