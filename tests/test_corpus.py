@@ -83,3 +83,23 @@ def test_scan_of_files_uses_a_temporary_store():
     report = scan([EXAMPLES / "wire_original.txt", EXAMPLES / "verbatim_reprint.txt"], LEXICAL, workers=1)
     assert report.articles == 2 and report.pairs_found == 1
     assert report.families[0].members == ("verbatim_reprint", "wire_original")
+
+
+def test_an_error_during_add_keeps_the_batches_already_stored(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    options = replace(LEXICAL, store=replace(LEXICAL.store, batch_size=2))
+    real, calls = api._embed_batch, []
+
+    def failing(docs, *args):
+        calls.append(len(docs))
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # as if Ctrl-C arrived while the second batch was being embedded
+        return real(docs, *args)
+
+    monkeypatch.setattr(api, "_embed_batch", failing)
+    with Store(tmp_path / "s.db") as store:
+        with pytest.raises(KeyboardInterrupt):
+            api.add([EXAMPLES / f"{name}.txt" for name in COPIES + OTHERS], store, options)
+    with Store(tmp_path / "s.db", readonly=True) as store:
+        assert sorted(store.ids()) == sorted(COPIES[:2])  # the first batch, whole; nothing of the second

@@ -82,11 +82,16 @@ def _stem(key: str) -> str:
 
 def words(text: str, offset: int = 0) -> list[Word]:
     """The words of `text`, with offsets shifted by `offset` (a sentence's start in its article)."""
+    return list(_words(text, offset))
+
+
+@lru_cache(maxsize=1 << 15)  # alignment and attribution tokenise the same sentences many times
+def _words(text: str, offset: int) -> tuple[Word, ...]:
     out = []
     for m in _WORD.finditer(text):
         key = _key(m.group())
         out.append(Word(m.start() + offset, m.end() + offset, m.group(), key, _stem(key)))
-    return out
+    return tuple(out)
 
 
 def is_content(word: Word) -> bool:
