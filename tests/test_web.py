@@ -19,8 +19,9 @@ from wiretrace.errors import ConfigError, StoreError
 from wiretrace.index import signature
 from wiretrace.ingest import text_article
 from wiretrace.options import load_options
+from wiretrace.pages import duration, from_contract, snippet, timeline, when
 from wiretrace.store import Store
-from wiretrace.web import MAX_TEXT, create_app, duration, from_contract, serve, snippet, timeline, when
+from wiretrace.web import MAX_TEXT, create_app, serve
 
 LEXICAL = load_options(env={}, overrides={"fingerprint": {"model": "none"}})
 EVIL = "<script>alert('wt')</script>"
@@ -59,7 +60,7 @@ def comparison():
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory, comparison):
-    evil = replace(text_article(EVIL_TEXT, "evil-1"), url="javascript:alert('wt')")
+    evil = replace(text_article(EVIL_TEXT, "evil-1"), url="javascript:alert('wt')", path="/data/records.jsonl")
     return build_store(tmp_path_factory.mktemp("web") / "web.db", [comparison], [evil])
 
 
@@ -171,7 +172,10 @@ def test_pair_not_stored_is_computed_on_the_stored_documents(client):
     data = computed.json()
     assert {data["derived"]["id"], data["source"]["id"]} == {"evil-1", "wire-1"}
     assert {"verdict", "derived_share", "source_share", "direction", "credited", "sentences"} <= set(data)
-    assert client.get("/pair/evil-1/wire-1").headers["x-wiretrace-pair"] == "computed"
+    page = client.get("/pair/evil-1/wire-1")
+    assert page.headers["x-wiretrace-pair"] == "computed"
+    # A record of a JSONL file is named by its id, not by the file that holds it (and its neighbours).
+    assert re.search(r"derived: <b>evil-1</b>|source: <b>evil-1</b>", page.text) and "records" not in page.text
 
 
 def test_family_page_shows_the_lineage_tree_and_timeline(client):

@@ -10,17 +10,25 @@ half lacks. Each piece that fires becomes a line of evidence a reader can check.
 
 from __future__ import annotations
 
+import json
 import math
 import re
+from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
 
 from . import fingerprint as fp
 from .align import in_run
 from .ingest import agencies_mentioned
+from .errors import ConfigError
 from .models import (
     NEW,
     NOT_DERIVED,
     PARTIALLY,
+    VERDICTS,
     WHOLLY,
     Alignment,
     Article,
@@ -153,17 +161,139 @@ def direction(a: Document, b: Document, alignment: Alignment) -> Direction:
     return Direction(original.id, confidence, tuple(evidence))
 
 
+# --- the verdict -------------------------------------------------------------------------------
+
+# What the verdict model sees of an aligned pair. All language-neutral: the alignment's shares
+# (which carry paraphrase), and word n-gram overlap of the two bodies both ways (which catches
+# copying that sentence alignment splits or misses, and tells a rewrite from an independent report
+# of the same event by how much of it runs in long shared stretches).
+DOCUMENT_FEATURES = (
+    "derived_share",  # share of the derived body's words in matched sentences
+    "source_share",  # share of the source body's words reused
+    *(f"contain{n}" for n in range(1, 6)),  # share of the derived body's word n-grams in the source body
+    *(f"source_contain{n}" for n in range(1, 6)),  # ... of the source body's in the derived body
+    "tiled3",  # share of the derived body's words inside word 3-grams the source also has
+    "tiled6",  # ... inside word 6-grams
+    "source_tiled4",  # share of the source body's words inside word 4-grams the derived body has
+    "derived_words",  # log(1 + words of the derived body)
+    "source_words",  # log(1 + words of the source body)
+)
+
+
+def _keys(doc: Document) -> list[str]:
+    return [w.key for s in doc.body for w in fp.words(s.norm or s.text)]
+
+
+def _grams(keys: list[str], n: int) -> set[tuple[str, ...]]:
+    return {tuple(keys[i : i + n]) for i in range(len(keys) - n + 1)}
+
+
+def _contain(a: list[str], b: list[str], n: int) -> float:
+    x = _grams(a, n)
+    return len(x & _grams(b, n)) / len(x) if x else 0.0
+
+
+def _tiled(a: list[str], b: list[str], n: int) -> float:
+    """Share of `a`'s words covered by word n-grams that `b` also has (greedy string tiling's
+    coverage, without its tile-by-tile bookkeeping)."""
+    if len(a) < n:
+        return 0.0
+    shared = _grams(b, n)
+    covered = np.zeros(len(a), dtype=bool)
+    for i in range(len(a) - n + 1):
+        if tuple(a[i : i + n]) in shared:
+            covered[i : i + n] = True
+    return float(covered.mean())
+
+
+def document_features(derived: Document, source: Document, alignment: Alignment) -> np.ndarray:
+    """The `DOCUMENT_FEATURES` of `derived` aligned against `source`, one float each."""
+    d_share, s_share, _ = shares(alignment)
+    a, b = _keys(derived), _keys(source)
+    return np.asarray([
+        d_share, s_share,
+        *(_contain(a, b, n) for n in range(1, 6)), *(_contain(b, a, n) for n in range(1, 6)),
+        _tiled(a, b, 3), _tiled(a, b, 6), _tiled(b, a, 4), math.log1p(len(a)), math.log1p(len(b)),
+    ])
+
+
+@dataclass(frozen=True)
+class VerdictModel:
+    """Multinomial logistic regression from `DOCUMENT_FEATURES` to the three verdicts, fitted by
+    ``eval/fit.py`` on the development data and shipped in ``data/verdict_model.json``."""
+
+    features: tuple[str, ...]
+    classes: tuple[str, ...]
+    weights: np.ndarray  # (classes, features), on the raw features
+    bias: np.ndarray  # (classes,)
+
+    def predict_proba(self, rows: np.ndarray) -> np.ndarray:
+        index = [DOCUMENT_FEATURES.index(f) for f in self.features]
+        z = np.atleast_2d(rows)[:, index] @ self.weights.T + self.bias
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True)
+
+    def predict(self, row: np.ndarray) -> str:
+        return self.classes[int(np.argmax(self.predict_proba(row)[0]))]
+
+    @classmethod
+    def from_dict(cls, data: dict, origin: str = "") -> "VerdictModel":
+        try:
+            model = cls(tuple(data["features"]), tuple(data["classes"]),
+                        np.asarray(data["weights"], dtype=float), np.asarray(data["bias"], dtype=float))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"not a verdict model ({exc}); expected eval/fit.py's verdict_model.json",
+                              path=origin) from None
+        unknown = set(model.features) - set(DOCUMENT_FEATURES)
+        if unknown or set(model.classes) != set(VERDICTS) or model.weights.shape != (3, len(model.features)):
+            raise ConfigError(f"verdict model does not fit this version of wiretrace (features "
+                              f"{sorted(unknown)} unknown, or not one weight row per verdict)", path=origin)
+        return model
+
+
+SHIPPED_MODEL = Path(__file__).parent / "data" / "verdict_model.json"
+
+
+@lru_cache(maxsize=4)
+def load_verdict_model(path: str = "fitted") -> VerdictModel | None:
+    """The verdict model named by `attribute.model`: "fitted" (the shipped one), "rule" (none:
+    the share thresholds decide) or the path of a JSON file written by ``eval/fit.py``."""
+    if path == "rule":
+        return None
+    file = SHIPPED_MODEL if path == "fitted" else Path(path)
+    try:
+        data = json.loads(file.read_text("utf-8"))
+    except FileNotFoundError:
+        raise ConfigError("verdict model file not found; attribute.model takes fitted, rule or a path",
+                          path=file) from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"verdict model is not JSON ({exc})", path=file) from None
+    return VerdictModel.from_dict(data, str(file))
+
+
+def rule_verdict(d_share: float, matched: int, options: AttributeOptions) -> str:
+    """The share-threshold rule (`attribute.model = "rule"`)."""
+    if d_share >= options.wholly and matched >= 1:
+        return WHOLLY
+    if d_share >= options.partially and matched >= options.min_sentences:
+        return PARTIALLY
+    return NOT_DERIVED
+
+
 def attribute(derived: Document, source: Document, alignment: Alignment, dir_: Direction,
               options: AttributeOptions | None = None) -> Verdict:
-    """The verdict on `derived` as a rewrite of `source`."""
+    """The verdict on `derived` as a rewrite of `source`.
+
+    The fitted model weighs how much of the text the two bodies share; a heavy paraphrase shares
+    few word n-grams, so where the alignment itself shows reuse (at least `partially` of the words
+    in at least `min_sentences` matched sentences) the verdict is at least "partially derived"."""
     options = options or AttributeOptions()
     d_share, s_share, matched = shares(alignment)
-    if d_share >= options.wholly and matched >= 1:
-        verdict = WHOLLY
-    elif d_share >= options.partially and matched >= options.min_sentences:
-        verdict = PARTIALLY
-    else:
-        verdict = NOT_DERIVED
+    model = load_verdict_model(options.model)
+    verdict = rule_verdict(d_share, matched, options)
+    if model is not None:
+        fitted = model.predict(document_features(derived, source, alignment))
+        verdict = PARTIALLY if fitted == NOT_DERIVED and verdict != NOT_DERIVED else fitted
     credited, credit_evidence = credit(derived.article, source.article)
     quotes = sum(1 for x in alignment.derived if x.quotation)
     return Verdict(verdict, d_share, s_share, dir_, credited, credit_evidence, quotes)

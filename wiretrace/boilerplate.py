@@ -13,6 +13,7 @@ stage (bylines and date lines are boilerplate) and the ingest stage (they are me
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass
 from datetime import date
 
@@ -80,6 +81,7 @@ def agency_name(text: str) -> str:
     return _GROUP_NAMES[match.lastgroup] if match else ""
 
 
+@lru_cache(maxsize=4096)  # asked of whole article texts, once per pair the article is in
 def agencies_mentioned(text: str) -> tuple[str, ...]:
     """Every agency named anywhere in `text`, canonical names in order of first mention.
 

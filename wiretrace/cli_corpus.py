@@ -240,14 +240,33 @@ def show(
                           highlight=False)
         return
     a = data["article"]
-    console.print(f"{a['id']}: {a['title']}\n  {a['outlet']}  {a['published']}  {a['url']}\n"
+    meta = "  ".join(x for x in (a["outlet"], a["published"], a["url"]) if x)
+    console.print(f"{a['id']}: {a['title']}\n" + (f"  {meta}\n" if meta else "") +
                   f"  story {data['story'] or '-'}; family "
                   f"{data['family']['family'] + ' (' + str(len(data['family']['members'])) + ' articles)' if data['family'] else '-'}",
                   highlight=False)
+    if data["family"]:
+        _print_tree(console, data["family"])
     for heading, rows, other in (("written from", data["sources"], "source"), ("rewritten by", data["derived"], "derived")):
         for p in rows:
             console.print(f"  {heading} {p[other]}: {p['verdict']}, derived share {p['derived_share']:.2f}, "
                           f"credited {'yes' if p['credited'] else 'no'}", highlight=False)
+
+
+def _print_tree(console, family: dict) -> None:
+    """The family as a lineage tree from its root; second parents are noted, not repeated."""
+    children: dict[str, list[dict]] = {}
+    for e in family["edges"]:
+        if e.get("primary", True):
+            children.setdefault(e["parent"], []).append(e)
+    extra = {e["child"]: e["parent"] for e in family["edges"] if not e.get("primary", True)}
+    todo = [(family["family"], 0, None)]
+    while todo:
+        node, depth, edge = todo.pop()
+        share = f"  ({edge['derived_share']:.2f} of its text, {edge['verdict']})" if edge else "  (original)"
+        also = f"; also from {extra[node]}" if node in extra else ""
+        console.print(f"  {'   ' * depth}{node}{share}{also}", highlight=False)
+        todo.extend((e["child"], depth + 1, e) for e in sorted(children.get(node, []), key=lambda e: e["child"], reverse=True))
 
 
 @app.command()

@@ -337,7 +337,9 @@ def add_articles(items: Iterable[Article | Document | str | os.PathLike], option
     articles = [i for i in items if not isinstance(i, (str, os.PathLike))]
     if paths:
         articles.extend(a for a in iter_articles(paths, options.ingest) if isinstance(a, Article))
-    encoder = fp.get_encoder(options.fingerprint)
+    from .api import VectorCache
+
+    encoder, cache = fp.get_encoder(options.fingerprint), VectorCache()
     tick = progress(len(articles), "articles added")
     added = unchanged = 0
     with Store(options.store.path) as store:
@@ -346,7 +348,7 @@ def add_articles(items: Iterable[Article | Document | str | os.PathLike], option
             chunk = articles[start : start + batch]
             docs = [a if isinstance(a, Document) else segment(a, options.segment) for a in chunk]
             texts = [embedding_texts(d) for d in docs]
-            flat = encoder.encode([t for ts in texts for t in ts])
+            flat = cache.encode(encoder, [t for ts in texts for t in ts])  # syndicated copies repeat sentences
             cuts = np.cumsum([0] + [len(ts) for ts in texts])
             vectors = [flat[cuts[k] : cuts[k + 1]] for k in range(len(docs))]
             counts = store.add_documents(docs, vectors, [signature(d, options) for d in docs])

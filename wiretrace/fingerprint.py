@@ -31,9 +31,17 @@ _MIN_CLAUSE_WORDS = 5
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
 _STEM_LEN = 6
 
-# Function words that carry no content. English only: in other languages every word counts,
-# which errs on the side of more evidence, not less.
-STOPWORDS = frozenset(
+# Function words that carry no content: English and Urdu (postpositions, auxiliaries, pronouns,
+# "said"; a third of the words of Urdu news, which otherwise look like shared content between any
+# two articles). In other languages every word counts, which errs on the side of more evidence.
+URDU_STOPWORDS = frozenset(
+    """کے کی کا کو نے سے میں پر اور ہے ہیں تھا تھی تھے ہو ہوا ہوئی ہوئے ہوں گا گی گے کر کرنے کیا
+    گیا گئی گئے رہا رہی رہے دیا دی دیے دے لیا لی لیے لئے کیلئے یہ وہ اس ان انہوں انہیں جو جس جن کہ
+    بھی تو ہی نہ نہیں ایک اپنے اپنی اپنا بعد ساتھ طرف جانب بارے مطابق تک جب کہا بتایا والے والی والا
+    یا لیکن مگر اگر کسی کوئی کچھ سب تمام دوران علاوہ ذریعے حوالے جبکہ سکتا سکتی سکتے جائے جاتا جاتی
+    جاتے کرتے کرتا کرتی کریں ہوگا ہوگی ہونے ہم""".split()
+)
+STOPWORDS = URDU_STOPWORDS | frozenset(
     """a about above after again against all also am an and any are as at be because been before
     being below between both but by can could did do does doing down during each few for from
     further had has have having he her here hers herself him himself his how i if in into is it its
@@ -56,6 +64,7 @@ class Word:
     stem: str  # a crude prefix stem, good enough to pair "confiscated"/"confiscation"
 
 
+@lru_cache(maxsize=1 << 17)  # pure and hot: every comparison re-tokenises its sentences
 def _key(token: str) -> str:
     return unicodedata.normalize("NFKC", token).replace("’", "'").lower().removesuffix("'s")
 
@@ -63,6 +72,7 @@ def _key(token: str) -> str:
 _SUFFIXES = ("ations", "ation", "ments", "ment", "ings", "ing", "ies", "ied", "ers", "ed", "es", "er", "ly", "s")
 
 
+@lru_cache(maxsize=1 << 17)
 def _stem(key: str) -> str:
     """Strip one common English suffix, then keep a prefix: "faces", "facing" -> "fac".
     Crude, but it pairs inflections well enough for matching, and it leaves other scripts whole
@@ -80,11 +90,16 @@ def _stem(key: str) -> str:
 
 def words(text: str, offset: int = 0) -> list[Word]:
     """The words of `text`, with offsets shifted by `offset` (a sentence's start in its article)."""
+    return list(_words(text, offset))
+
+
+@lru_cache(maxsize=1 << 15)  # alignment and attribution tokenise the same sentences many times
+def _words(text: str, offset: int) -> tuple[Word, ...]:
     out = []
     for m in _WORD.finditer(text):
         key = _key(m.group())
         out.append(Word(m.start() + offset, m.end() + offset, m.group(), key, _stem(key)))
-    return out
+    return tuple(out)
 
 
 def is_content(word: Word) -> bool:

@@ -186,16 +186,22 @@ def exact_candidates(doc: Document, docs: Iterable[Document], threshold: float, 
 
 
 class _Bands:
-    """LSH buckets as sorted arrays: per band, the band keys of all rows sorted, and their rows.
-    A bucket is a run of equal keys; finding it is a binary search, its size a subtraction."""
+    """LSH buckets as one sorted array: each row's band keys, tagged with the band number in the
+    top 8 bits (the key keeps its top 56), sorted together with their rows. A bucket is a run of
+    equal tagged keys; all of a query's buckets are found by one vectorised binary search."""
 
     def __init__(self, signatures: np.ndarray, bands: int, rows: int):
+        if bands > 256:
+            raise ValueError("index.bands must be at most 256 (the band number takes 8 bits of a key)")
         self.bands, self.rows = bands, rows
-        keys = self.keys(signatures)
-        self.order = np.argsort(keys, axis=0, kind="stable").T  # (bands, N)
-        self.sorted = np.take_along_axis(keys, self.order.T, axis=0).T
+        tagged = self.tagged(self.keys(signatures))  # (N, bands)
+        flat = tagged.T.ravel()  # band-major: all of band 0, then band 1, ...
+        order = np.argsort(flat, kind="stable")
+        self.sorted = flat[order]
+        self.owners = (order % max(len(tagged), 1)).astype(np.int64)  # the row each sorted key belongs to
 
     def keys(self, signatures: np.ndarray) -> np.ndarray:
+        """(N, bands) band keys: each band's `rows` signature values hashed together."""
         sig = np.atleast_2d(signatures).astype(np.uint64)[:, : self.bands * self.rows]
         grouped = sig.reshape(len(sig), self.bands, self.rows)
         h = np.zeros(grouped.shape[:2], dtype=np.uint64)
@@ -203,16 +209,33 @@ class _Bands:
             h = _mix(h + grouped[:, :, r] * _MIX[r % len(_MIX)])
         return h
 
+    def tagged(self, keys: np.ndarray) -> np.ndarray:
+        band = np.arange(self.bands, dtype=np.uint64) << np.uint64(56)
+        return band | (keys >> np.uint64(8))
+
     def collisions(self, signature: np.ndarray, cap: int) -> np.ndarray:
         """Rows sharing at least one bucket of at most `cap` rows with `signature`."""
-        query = self.keys(signature)[0]
-        found = []
+        query = self.tagged(self.keys(signature))[0]
+        lo = np.searchsorted(self.sorted, query, "left")
+        hi = np.searchsorted(self.sorted, query, "right")
+        keep = (hi > lo) & (hi - lo <= cap)
+        lo, sizes = lo[keep], (hi - lo)[keep]
+        if not len(sizes):
+            return np.zeros(0, dtype=np.int64)
+        # Every position of every kept bucket: lo[b], lo[b]+1, ..., hi[b]-1, for all b at once.
+        starts = np.repeat(lo - np.cumsum(np.concatenate([[0], sizes[:-1]])), sizes)
+        return np.unique(self.owners[starts + np.arange(sizes.sum())])
+
+    def collisions_reference(self, signatures: np.ndarray, signature: np.ndarray, cap: int) -> np.ndarray:
+        """The slow, obviously correct version of `collisions` (for tests): band by band, the
+        rows whose band key equals the query's, when there are at most `cap` of them."""
+        keys, query = self.tagged(self.keys(signatures)), self.tagged(self.keys(signature))[0]
+        found = set()
         for band in range(self.bands):
-            lo, hi = np.searchsorted(self.sorted[band], query[band], "left"), np.searchsorted(
-                self.sorted[band], query[band], "right")
-            if 0 < hi - lo <= cap:
-                found.append(self.order[band, lo:hi])
-        return np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+            rows = np.flatnonzero(keys[:, band] == query[band])
+            if len(rows) <= cap:
+                found.update(rows.tolist())
+        return np.array(sorted(found), dtype=np.int64)
 
 
 class CandidateIndex:
@@ -264,7 +287,7 @@ class CandidateIndex:
             rows.append(np.asarray(vecs[:count], dtype=np.float32))
         self._sig_parts.append(np.asarray(signatures, dtype=np.uint32).reshape(len(ids), self.num_perm))
         self._bands = None
-        if keys and sum(map(len, keys)):
+        if keys and sum(map(len, keys)) and self.semantic:
             self.sentences.add(np.concatenate(keys), np.concatenate(rows))
 
     def _lexical(self, signature: np.ndarray) -> dict[int, float]:
@@ -280,8 +303,14 @@ class CandidateIndex:
         keep = estimates >= self.options.min_jaccard
         return dict(zip(rows[keep].tolist(), estimates[keep].tolist()))
 
+    @property
+    def semantic(self) -> bool:
+        """False for lexical-only stores (`fingerprint.model = "none"`: one zero column per
+        sentence), whose every "neighbour" would be a tie and flood the candidates."""
+        return self.dim > 1
+
     def _semantic(self, vectors: np.ndarray) -> dict[int, float]:
-        if not len(vectors) or not len(self.sentences):
+        if not self.semantic or not len(vectors) or not len(self.sentences):
             return {}
         found = self.sentences.search(np.asarray(vectors, dtype=np.float32), self.options.neighbours)
         keys = np.atleast_2d(found.keys)

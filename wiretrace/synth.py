@@ -156,10 +156,14 @@ def light_edit(sentence: str, rng: random.Random) -> str:
 
 
 def paraphrase(sentence: str, rng: random.Random) -> str:
-    """A sentence reworded: synonyms, numbers spelled out, attribution moved, clauses swapped,
-    parentheses dropped."""
+    """A sentence reworded: synonyms, numbers spelled out, articles dropped, negations contracted,
+    attribution moved, clauses swapped, parentheses dropped."""
     s = _swap(sentence, rng, 0.8)
     s = re.sub(r"\b(\d+)\b", lambda m: _NUMBER_WORDS.get(m.group(1), m.group(1)), s)
+    # Headline style drops articles: each breaks the three word 3-grams around it.
+    s = re.sub(r"\b(the|a|an) (?=[a-z])", lambda m: "" if rng.random() < 0.6 else m.group(0), s)
+    s = re.sub(r"\b(said|says|stated|noted) that\b", r"\1", s)
+    s = re.sub(r"\b(did|does|do|is|was|were|are|has|have|could|would) not\b", r"\1n't", s)
     s = re.sub(r"\s*\([^)]{1,60}\)", "", s)
     said = re.match(r"^(.{3,60}?) (said|stated|noted|told reporters) (that )?(.{20,})([.!?])$", s)
     if said and rng.random() < 0.7:
@@ -219,8 +223,11 @@ def _text(sentences: list[str], rng: random.Random) -> str:
 
 
 def _title(sentences: list[str]) -> str:
-    words = sentences[0].rstrip(".!?").split()
-    return " ".join(words[:10])
+    """A headline from the longer words of the lead: never the text's own first line, which the
+    segmenter would take for a repeated title and drop from the body."""
+    words = [w.strip(",;:\"'()") for w in sentences[0].split()]
+    picked = [w for w in words if len(w) > 3][:7] or words[:5]
+    return " ".join(picked).capitalize()
 
 
 def plan(n: int, share: float, available: int, rng: random.Random) -> tuple[int, list[str]]:

@@ -1,0 +1,156 @@
+"""Stories and reuse families, and the clustering metrics they are measured with."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import adjusted_rand_score
+
+from wiretrace.cluster import Pair, average_linkage, average_linkage_reference, cluster_stories, reuse_families
+from wiretrace.corpus_eval import adjusted_rand, bcubed
+from wiretrace.models import Article
+from wiretrace.options import ClusterOptions
+from wiretrace.segment import segment
+
+# --- metrics on hand-made partitions ---------------------------------------------------------------
+
+
+def test_bcubed_of_identical_partitions_is_perfect():
+    assert bcubed(["a", "a", "b"], [1, 1, 2]) == (1.0, 1.0, 1.0)
+
+
+def test_bcubed_of_one_big_cluster():
+    precision, recall, f1 = bcubed(["a", "a", "b", "b"], ["x"] * 4)
+    assert (precision, recall) == (0.5, 1.0) and f1 == pytest.approx(2 / 3)
+
+
+def test_bcubed_of_singletons():
+    precision, recall, f1 = bcubed(["a", "a", "b", "b"], [1, 2, 3, 4])
+    assert (precision, recall) == (1.0, 0.5) and f1 == pytest.approx(2 / 3)
+
+
+def test_bcubed_by_hand():
+    # gold {1,2,3} {4,5}; predicted {1,2} {3,4,5}
+    # precision: items 1,2 -> 1; items 3,4,5 -> 1/3, 2/3, 2/3 -> (2 + 5/3) / 5
+    # recall: items 1,2 -> 2/3; item 3 -> 1/3; items 4,5 -> 1 -> (4/3 + 1/3 + 2) / 5
+    precision, recall, _ = bcubed(["g", "g", "g", "h", "h"], [1, 1, 2, 2, 2])
+    assert precision == pytest.approx((2 + 5 / 3) / 5) and recall == pytest.approx((4 / 3 + 1 / 3 + 2) / 5)
+
+
+@pytest.mark.parametrize("gold, pred", [
+    (["a", "a", "b", "b"], ["x"] * 4),
+    (["a", "a", "b", "b", "c"], [1, 1, 2, 3, 3]),
+    (list("aaabbbcc"), [0, 0, 1, 1, 1, 2, 2, 0]),
+    (list("abcd"), [1, 1, 1, 1]),
+])
+def test_adjusted_rand_matches_scikit_learn(gold, pred):
+    assert adjusted_rand(gold, pred) == pytest.approx(adjusted_rand_score(gold, pred))
+
+
+def test_adjusted_rand_of_identical_partitions_is_one():
+    assert adjusted_rand([1, 1, 2], ["p", "p", "q"]) == 1.0
+
+
+# --- average linkage -----------------------------------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 9), st.integers(0, 10_000), st.floats(0.1, 0.8))
+def test_average_linkage_agrees_with_the_reference(n, seed, threshold):
+    rng = np.random.default_rng(seed)
+    sim = rng.random((n, n))
+    sim = (sim + sim.T) / 2
+    assert average_linkage(sim, threshold).tolist() == average_linkage_reference(sim, threshold).tolist()
+
+
+def test_average_linkage_does_not_chain():
+    # A~B, B~C, C~D are close pairs, A and D unrelated: single linkage would make one cluster.
+    sim = np.array([[1, .9, .2, 0], [.9, 1, .6, .1], [.2, .6, 1, .9], [0, .1, .9, 1]], dtype=float)
+    labels = average_linkage(sim, 0.5)
+    assert labels[0] == labels[1] and labels[2] == labels[3] and labels[0] != labels[2]
+
+
+# --- stories ---------------------------------------------------------------------------------------
+
+TOPICS = {
+    "port": "The harbour strike left ships at anchor and dockers picketed the terminal gates.",
+    "flood": "The river burst its banks and flooded the valley villages after days of rain.",
+    "budget": "The finance minister presented a budget with higher fuel taxes and school spending.",
+}
+
+
+def story_docs():
+    docs = []
+    for topic, sentence in TOPICS.items():
+        for k in range(3):
+            words = sentence.split()
+            text = f"{topic.title()} news {k}\n\n{sentence} " + " ".join(words[k:] + words[:k]) + ".\n"
+            docs.append(segment(Article(id=f"{topic}-{k}", text=text, published=f"2024-01-0{k + 1}")))
+    return docs
+
+
+def test_stories_group_articles_on_one_event():
+    stories = cluster_stories(story_docs(), {}, ClusterOptions(semantic_weight=0.0, story_threshold=0.3))
+    for topic in TOPICS:
+        assert len({stories[f"{topic}-{k}"] for k in range(3)}) == 1
+    assert len(set(stories.values())) == 3
+    assert stories["port-2"] == "story:port-0"  # named after the earliest member
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.permutations(range(9)))
+def test_stories_do_not_depend_on_input_order(order):
+    docs = story_docs()
+    rng = np.random.default_rng(0)
+    vectors = {d.article.id: rng.normal(size=(len(d.body), 16)).astype(np.float32) for d in docs}
+    options = ClusterOptions(story_threshold=0.2)
+    assert cluster_stories([docs[i] for i in order], vectors, options) == cluster_stories(docs, vectors, options)
+
+
+# --- reuse families ------------------------------------------------------------------------------
+
+
+def pair(derived, source, share, confidence=0.9):
+    return Pair(derived, source, "wholly derived" if share >= 0.75 else "partially derived", share, share, confidence)
+
+
+def test_a_reprint_of_a_reprint_hangs_under_one_parent():
+    families = reuse_families([pair("b", "a", 0.95), pair("c", "b", 0.95), pair("c", "a", 0.9)])
+    assert len(families) == 1
+    family = families[0]
+    assert family.root == "a" and family.members == ("a", "b", "c")
+    assert [(e.parent, e.child) for e in family.edges] == [("a", "b"), ("b", "c")]
+
+
+def test_a_composite_keeps_both_sources():
+    families = reuse_families([pair("c", "a", 0.5), pair("c", "b", 0.45), pair("d", "a", 0.9)])
+    parents = {e.parent for f in families for e in f.edges + f.links if e.child == "c"}
+    assert parents == {"a", "b"}
+
+
+def test_weak_links_do_not_chain_into_one_family():
+    # a lent b a third of its text, b lent c a third, c lent d a third: no single lineage.
+    pairs = [pair("b", "a", 0.35), pair("c", "b", 0.35), pair("d", "c", 0.35), pair("e", "d", 0.35)]
+    families = reuse_families(pairs)
+    assert max(f.size for f in families) <= 2
+    assert sum(f.size for f in families) >= 4
+
+
+def test_long_chains_are_cut_at_max_depth():
+    ids = [f"n{k}" for k in range(10)]
+    pairs = [pair(ids[k + 1], ids[k], 0.99) for k in range(9)]
+    families = reuse_families(pairs, ClusterOptions(max_depth=3))
+    assert max(f.depth for f in families) <= 3 and max(f.size for f in families) <= 4
+
+
+def test_pairs_below_min_share_and_not_derived_are_no_edges():
+    pairs = [pair("b", "a", 0.1), Pair("c", "a", "not derived", 0.9)]
+    assert reuse_families(pairs) == []
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.permutations(range(6)))
+def test_families_do_not_depend_on_input_order(order):
+    pairs = [pair("b", "a", 0.95), pair("c", "b", 0.9), pair("c", "a", 0.88), pair("d", "a", 0.5),
+             pair("d", "e", 0.45), pair("f", "e", 0.8)]
+    assert reuse_families([pairs[i] for i in order]) == reuse_families(pairs)

@@ -1,0 +1,105 @@
+"""add -> scan -> families and stories on the bundled examples; a rerun does only new work."""
+
+from pathlib import Path
+
+import pytest
+
+from wiretrace import api
+from wiretrace.corpus import scan
+from wiretrace.options import load_options
+from wiretrace.store import Store
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "wiretrace" / "examples"
+COPIES = ["wire_original", "verbatim_reprint", "light_edit", "changed_facts"]
+OTHERS = ["independent", "heavy_paraphrase"]
+LEXICAL = load_options(env={}, overrides={"fingerprint": {"model": "none"}, "scan": {"workers": 1}})
+
+
+@pytest.fixture(scope="module")
+def scanned(tmp_path_factory):
+    db = tmp_path_factory.mktemp("corpus") / "s.db"
+    with Store(db) as store:
+        added = api.add([EXAMPLES / f"{name}.txt" for name in COPIES + OTHERS], store, LEXICAL)
+        first = scan(store, LEXICAL, workers=1)
+        second = scan(store, LEXICAL, workers=1)
+    return db, added, first, second
+
+
+def test_add_stores_every_example(scanned):
+    db, added, _, _ = scanned
+    assert (added.added, added.unchanged, added.failed) == (6, 0, 0)
+    with Store(db, readonly=True) as store:
+        assert sorted(store.ids()) == sorted(COPIES + OTHERS)
+
+
+def test_scan_finds_the_copies_as_one_family_rooted_at_the_wire_story(scanned):
+    db, _, first, _ = scanned
+    assert first.scanned == 6 and first.pairs_found >= 3 and not first.errors
+    family = first.families[0]
+    assert family.root == "wire_original" and set(family.members) == set(COPIES)
+    with Store(db, readonly=True) as store:
+        for name in COPIES[1:]:
+            assert store.family_of(name)["family"] == "wire_original"
+        assert store.family_of("independent") is None
+
+
+def test_stories_put_the_copies_together(scanned):
+    db, *_ = scanned
+    with Store(db, readonly=True) as store:
+        assert len({store.story_of(name) for name in COPIES}) == 1
+        assert all(store.story_of(name) for name in COPIES + OTHERS)
+
+
+def test_a_second_scan_does_no_new_work(scanned):
+    _, _, first, second = scanned
+    assert (second.scanned, second.skipped, second.compared, second.pairs_found) == (0, 6, 0, 0)
+    assert [f.members for f in second.families] == [f.members for f in first.families]
+
+
+def test_a_scan_after_add_compares_only_the_new_article(scanned, tmp_path):
+    db, *_ = scanned
+    copy = tmp_path / "s.db"
+    copy.write_bytes(Path(db).read_bytes())
+    late = tmp_path / "late_reprint.txt"
+    late.write_text((EXAMPLES / "verbatim_reprint.txt").read_text(encoding="utf-8"), encoding="utf-8")
+    with Store(copy) as store:
+        assert api.add([late], store, LEXICAL).added == 1
+        report = scan(store, LEXICAL, workers=1)
+        assert report.scanned == 1 and report.skipped == 6 and report.pairs_found >= 1
+        assert store.family_of("late_reprint")["family"] == "wire_original"
+
+
+def test_sources_ranks_the_stored_copies(scanned):
+    db, *_ = scanned
+    with Store(db, readonly=True) as store:
+        found = api.sources("light_edit", store, LEXICAL)
+        ids = [c.source.article.id for c in found]
+        assert set(ids) <= set(COPIES) and "wire_original" in ids
+        assert all(c.derived.article.id == "light_edit" for c in found)
+        assert "independent" not in ids and "heavy_paraphrase" not in ids
+
+
+def test_scan_of_files_uses_a_temporary_store():
+    report = scan([EXAMPLES / "wire_original.txt", EXAMPLES / "verbatim_reprint.txt"], LEXICAL, workers=1)
+    assert report.articles == 2 and report.pairs_found == 1
+    assert report.families[0].members == ("verbatim_reprint", "wire_original")
+
+
+def test_an_error_during_add_keeps_the_batches_already_stored(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    options = replace(LEXICAL, store=replace(LEXICAL.store, batch_size=2))
+    real, calls = api._embed_batch, []
+
+    def failing(docs, *args):
+        calls.append(len(docs))
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # as if Ctrl-C arrived while the second batch was being embedded
+        return real(docs, *args)
+
+    monkeypatch.setattr(api, "_embed_batch", failing)
+    with Store(tmp_path / "s.db") as store:
+        with pytest.raises(KeyboardInterrupt):
+            api.add([EXAMPLES / f"{name}.txt" for name in COPIES + OTHERS], store, options)
+    with Store(tmp_path / "s.db", readonly=True) as store:
+        assert sorted(store.ids()) == sorted(COPIES[:2])  # the first batch, whole; nothing of the second

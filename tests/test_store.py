@@ -1,0 +1,143 @@
+"""The SQLite store: versions checked on open, idempotent re-adds, replacement, one writer with
+readers, and batches that go in whole or not at all."""
+
+import sqlite3
+
+import numpy as np
+import pytest
+
+from wiretrace import api
+from wiretrace.errors import NotFoundError, StoreError
+from wiretrace.index import signature
+from wiretrace.models import Article
+from wiretrace.options import load_options
+from wiretrace.segment import segment
+from wiretrace.store import SCHEMA_VERSION, Store
+
+LEXICAL = load_options(env={}, overrides={"fingerprint": {"model": "none"}})
+TEXTS = {
+    "a": "Harbour reopens\n\nThe harbour reopened on Monday after repairs to the main pier took ten days. "
+         "Ferry services will resume on Tuesday, the operator said.\n",
+    "b": "Bridge closes\n\nThe old bridge closed on Friday for a safety inspection that may last a month. "
+         "Drivers were told to use the ring road instead.\n",
+    "c": "Café owners protest\n\nCafé owners in the old town protested against new terrace fees on Sunday. "
+         "The council said the fees would fund street cleaning.\n",
+}
+
+
+def doc(article_id: str, text: str | None = None):
+    return segment(Article(id=article_id, text=text or TEXTS[article_id]), LEXICAL.segment)
+
+
+def prepared(*docs):
+    return list(docs), [api.embed(d, LEXICAL) for d in docs], [signature(d, LEXICAL) for d in docs]
+
+
+def test_new_store_records_its_versions_and_reopens(tmp_path):
+    with Store(tmp_path / "s.db") as store:
+        assert store.meta["schema_version"] == SCHEMA_VERSION
+        store.add_documents(*prepared(doc("a")))
+    with Store(tmp_path / "s.db", readonly=True) as store:
+        assert store.count() == 1 and store.get_article("a").text == TEXTS["a"]
+
+
+@pytest.mark.parametrize("key, value", [("schema_version", "0"), ("scheme", "old-scheme")])
+def test_store_of_another_version_is_refused(tmp_path, key, value):
+    Store(tmp_path / "s.db").close()
+    db = sqlite3.connect(tmp_path / "s.db")
+    db.execute("UPDATE meta SET value = ? WHERE key = ?", (value, key))
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match="Rebuild it") as err:
+        Store(tmp_path / "s.db")
+    assert str(tmp_path / "s.db") in str(err.value) and value in str(err.value)
+
+
+def test_other_fingerprint_settings_are_refused(tmp_path):
+    with Store(tmp_path / "s.db") as store:
+        store.check_fingerprint("none", 1, 128)
+        store.check_fingerprint("none", 1, 128)  # the same again is fine
+        with pytest.raises(StoreError, match="built with"):
+            store.check_fingerprint("usem3", 512, 128)
+
+
+def test_sqlite_file_that_is_not_a_store_is_refused(tmp_path):
+    db = sqlite3.connect(tmp_path / "other.db")
+    db.execute("CREATE TABLE t (x)")
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match="not a wiretrace store"):
+        Store(tmp_path / "other.db")
+
+
+def test_readonly_open_of_a_missing_store_is_a_clear_error(tmp_path):
+    with pytest.raises(StoreError, match="no store here"):
+        Store(tmp_path / "missing.db", readonly=True)
+
+
+def test_re_adding_the_same_article_is_a_no_op(tmp_path):
+    with Store(tmp_path / "s.db") as store:
+        assert tuple(store.add_documents(*prepared(doc("a"), doc("b")))) == (2, 0)
+        before = store.catalog()
+        counts = store.add_documents(*prepared(doc("a"), doc("b")))
+        assert tuple(counts) == (0, 2) and counts.replaced == 0
+        assert store.catalog() == before
+
+
+def test_a_new_text_under_the_same_id_replaces_the_article_and_its_pairs(tmp_path, make_comparison):
+    with Store(tmp_path / "s.db") as store:
+        store.add_documents(*prepared(doc("a"), doc("b")))
+        comparison = make_comparison()
+        store.save_pairs([comparison])
+        derived_id = comparison.derived.article.id
+        store.add_documents(*prepared(doc(derived_id, TEXTS["c"])))
+        assert store.pairs_for(derived_id)
+        counts = store.add_documents(*prepared(doc(derived_id, TEXTS["a"])))
+        assert tuple(counts) == (1, 0) and counts.replaced == 1
+        assert store.get_article(derived_id).text == TEXTS["a"]
+        assert store.pairs_for(derived_id) == []
+        assert store.count() == 3
+
+
+def test_a_reader_sees_a_batch_whole_or_not_at_all(tmp_path):
+    path = tmp_path / "s.db"
+    with Store(path) as writer, Store(path, readonly=True) as reader:
+        writer.add_documents(*prepared(doc("a")))
+        docs, vectors, signatures = prepared(doc("b"), doc("c"))
+        seen = []
+
+        def watched():
+            for v in vectors:  # consumed inside the writer's open transaction
+                seen.append(reader.count())
+                yield v
+
+        writer.add_documents(docs, watched(), signatures)
+        assert seen == [1, 1]  # the reader kept its snapshot while the batch was being written
+        assert reader.count() == 3  # and sees all of it once committed
+
+
+def test_a_failing_batch_is_rolled_back(tmp_path):
+    with Store(tmp_path / "s.db") as store:
+        store.add_documents(*prepared(doc("a")))
+        docs, vectors, signatures = prepared(doc("b"), doc("c"))
+        vectors[1] = np.zeros((99, 1), dtype=np.float32)  # the wrong number of rows for "c"
+        with pytest.raises(StoreError, match="vectors of shape") as err:
+            store.add_documents(docs, vectors, signatures)
+        assert err.value.record == "c"
+        assert store.ids() == ["a"]  # "b", written before the error in the same batch, is gone too
+
+
+def test_unknown_ids_raise_not_found_naming_the_id(tmp_path):
+    with Store(tmp_path / "s.db") as store:
+        with pytest.raises(NotFoundError) as err:
+            store.get_article("nope")
+        assert err.value.record == "nope"
+
+
+def test_story_groups_and_families_round_trip(tmp_path):
+    with Store(tmp_path / "s.db") as store:
+        store.save_stories({"a": "story:a", "b": "story:a", "c": "story:c"}, replace_all=True)
+        assert store.story_groups() == {"story:a": ["a", "b"], "story:c": ["c"]}
+        store.save_families([("a", "b", {"derived_share": 0.9}), ("b", "c", {"derived_share": 0.5})])
+        family = store.family_of("c")
+        assert family["family"] == "a" and family["members"] == ["a", "b", "c"]
