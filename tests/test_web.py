@@ -183,6 +183,7 @@ def test_family_page_shows_the_lineage_tree_and_timeline(client):
     assert page.status_code == 200 and "<svg" in page.text and 'class="wt-root">original' in page.text
     assert re.search(r'<li data-id="wire-1".*<li data-id="blog-7"', page.text, re.S)  # child nested under root
     assert 'href="/pair/blog-7/wire-1"' in page.text and "published 1 d later" in page.text
+    assert re.search(r'rewrite of Wirepress <span class="wt-id">wire-1</span>', page.text)  # names its parent
     family = client.get("/api/family/blog-7").json()
     assert family["tree"][0]["children"][0]["delay"]["seconds"] == 86400 and family["tree"][0]["delay"] is None
     assert family["roots"] == ["wire-1"] and [c["id"] for c in family["tree"][0]["children"]] == ["blog-7"]

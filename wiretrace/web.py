@@ -301,7 +301,7 @@ def _add_routes(app: FastAPI) -> None:  # noqa: C901 - one small function per ro
         if wants_json(request):
             return dump(data)
         return render(request, "web_family.html", data | {
-            "page_title": f"family of {article_id}", "kind": "family",
+            "page_title": f"family of {article_id}", "kind": "family", "by_id": {m["id"]: m for m in data["members"]},
             "timeline": timeline(data["members"], data["edges"])})
 
     @app.get("/compare", response_model=None)
