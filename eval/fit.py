@@ -212,15 +212,26 @@ def oriented(p: Prepared, align_options: AlignOptions):
 
 def feature_table(prepared: list[Prepared], align_options: AlignOptions,
                   rule: AttributeOptions) -> tuple[np.ndarray, np.ndarray]:
-    """`document_features` of each pair, as `compare` orients and aligns it, and whether the
-    alignment alone makes it at least partially derived (`attribute.partially`, `min_sentences`)."""
-    rows, floor = [], []
+    """`document_features` of each pair, as `compare` orients and aligns it, and what the
+    alignment alone says: 1 at least partially derived (`attribute.partially`, `min_sentences`),
+    -1 no evidence of reuse at all (nothing aligned, no word 3-gram shared), 0 neither."""
+    rows, evidence = [], []
     for p in prepared:
         derived, source, alignment, _ = oriented(p, align_options)
         rows.append(document_features(derived, source, alignment))
         d_share, _, matched = shares(alignment)
-        floor.append(rule_verdict(d_share, matched, rule) != NOT_DERIVED)
-    return np.asarray(rows, dtype=float).reshape(len(rows), len(DOCUMENT_FEATURES)), np.asarray(floor)
+        none = matched == 0 and rows[-1][DOCUMENT_FEATURES.index("contain3")] == 0.0
+        evidence.append(-1 if none else int(rule_verdict(d_share, matched, rule) != NOT_DERIVED))
+    return np.asarray(rows, dtype=float).reshape(len(rows), len(DOCUMENT_FEATURES)), np.asarray(evidence)
+
+
+def predict_codes(x: np.ndarray, evidence: np.ndarray, weights: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """The attribute stage's verdict, vectorised: the model's, raised to partially derived (1)
+    from not derived (2) where the alignment shows reuse, not derived where nothing does."""
+    codes = np.argmax(x @ weights.T + bias, axis=1)
+    codes[(codes == 2) & (evidence == 1)] = 1
+    codes[evidence == -1] = 2
+    return codes
 
 
 def fit_multinomial(x: np.ndarray, y: np.ndarray, w: np.ndarray, c: float) -> tuple[np.ndarray, np.ndarray]:
@@ -232,14 +243,6 @@ def fit_multinomial(x: np.ndarray, y: np.ndarray, w: np.ndarray, c: float) -> tu
     assert list(model.classes_) == [0, 1, 2], model.classes_
     weights = model.coef_ / std
     return weights, model.intercept_ - weights @ mean
-
-
-def predict_codes(x: np.ndarray, floor: np.ndarray, weights: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """The attribute stage's verdict, vectorised: the model's, raised to partially derived (1)
-    from not derived (2) where the alignment alone says so."""
-    codes = np.argmax(x @ weights.T + bias, axis=1)
-    codes[(codes == 2) & floor] = 1
-    return codes
 
 
 def cross_validate_verdicts(xc, fc, yc, xb, fb, c: float, basil_weight: float) -> tuple[np.ndarray, np.ndarray, list]:
