@@ -93,3 +93,13 @@ def test_reordering_costs_nothing():
     r = wiretrace.compare(a, b)
     assert [x.label for x in r.alignment.derived if x.label] == ["verbatim"] * 4
     assert r.verdict.verdict == "wholly derived"
+
+
+def test_the_paraphrase_model_has_its_own_weights_and_threshold():
+    from wiretrace.align import load_pair_model
+
+    similarity, paraphrase = load_pair_model("similarity"), load_pair_model("paraphrase")
+    assert set(paraphrase.features) <= set(FEATURES) and 0.0 < paraphrase.threshold < 1.0
+    assert paraphrase.weights != similarity.weights
+    rows, _ = pair_features(["The court approved the merger on Monday."], ["On Monday the court approved the merger."])
+    assert paraphrase.predict_proba(rows)[0] >= paraphrase.threshold

@@ -99,3 +99,85 @@ def test_examples_get_a_journalists_verdict(name, verdict, credited):
     assert r.verdict.direction.original == "wire_original"
     if credited is not None:
         assert r.verdict.credited is credited
+
+
+# --- the fitted verdict model --------------------------------------------------------------------
+
+import json  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from wiretrace.attribute import DOCUMENT_FEATURES, document_features, load_verdict_model  # noqa: E402
+from wiretrace.errors import ConfigError  # noqa: E402
+from wiretrace.options import load_options  # noqa: E402
+
+
+def _options(**attribute):
+    return load_options(env={}, overrides={"attribute": attribute})
+
+
+def test_shipped_model_covers_the_three_verdicts_over_known_features():
+    model = load_verdict_model("fitted")
+    assert set(model.classes) == {"wholly derived", "partially derived", "not derived"}
+    assert set(model.features) <= set(DOCUMENT_FEATURES)
+    assert model.weights.shape == (3, len(model.features))
+    assert load_verdict_model("rule") is None
+
+
+def test_document_features_of_a_copy_and_of_unrelated_text():
+    wire, _ = _pair()
+    same = wiretrace.compare(Article("copy", WIRE), wire)
+    f = dict(zip(DOCUMENT_FEATURES, document_features(same.derived, same.source, same.alignment)))
+    assert len(f) == len(DOCUMENT_FEATURES)
+    assert f["contain1"] == f["contain5"] == f["source_contain3"] == f["tiled6"] == pytest.approx(1.0)
+    assert f["derived_words"] == pytest.approx(f["source_words"])
+    other = wiretrace.compare(Article("u", "Council approves library\nThe city council approved plans for a "
+                                           "new public library on Friday.\n"), wire)
+    g = dict(zip(DOCUMENT_FEATURES, document_features(other.derived, other.source, other.alignment)))
+    assert g["contain3"] == g["tiled3"] == g["derived_share"] == 0.0
+
+
+def _model_file(tmp_path, favourite: str):
+    """A model that always prefers `favourite`, whatever the features."""
+    classes = ["wholly derived", "partially derived", "not derived"]
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps({"features": list(DOCUMENT_FEATURES), "classes": classes,
+                                "weights": np.zeros((3, len(DOCUMENT_FEATURES))).tolist(),
+                                "bias": [10.0 if c == favourite else 0.0 for c in classes]}))
+    return str(path)
+
+
+def test_compare_uses_the_model_named_in_the_options(tmp_path):
+    wire, rewrite = _pair()
+    assert wiretrace.compare(rewrite, wire).verdict.verdict == "partially derived"
+    always_wholly = _options(model=_model_file(tmp_path, "wholly derived"))
+    assert wiretrace.compare(rewrite, wire, always_wholly).verdict.verdict == "wholly derived"
+
+
+def test_no_evidence_of_reuse_is_not_derived_whatever_the_model(tmp_path):
+    wire, _ = _pair()
+    independent = Article("u", "Council approves library\nThe city council approved plans for a new "
+                               "public library on Friday, the mayor said.\n")
+    assert wiretrace.compare(independent, wire).verdict.verdict == "not derived"
+    always_wholly = _options(model=_model_file(tmp_path, "wholly derived"))
+    assert wiretrace.compare(independent, wire, always_wholly).verdict.verdict == "not derived"
+
+
+def test_the_alignment_keeps_a_rewrite_at_least_partially_derived(tmp_path):
+    wire, _ = _pair()
+    copy = Article("copy", WIRE.replace("(Reuters) ", ""), published="2024-03-04")
+    never = _options(model=_model_file(tmp_path, "not derived"), partially=0.3, min_sentences=2)
+    assert wiretrace.compare(copy, wire, never).verdict.verdict == "partially derived"
+    rule = _options(model="rule", wholly=0.75)
+    assert wiretrace.compare(copy, wire, rule).verdict.verdict == "wholly derived"
+
+
+def test_a_bad_model_file_is_a_clear_error(tmp_path):
+    wire, rewrite = _pair()
+    with pytest.raises(ConfigError, match="not found"):
+        wiretrace.compare(rewrite, wire, _options(model=str(tmp_path / "missing.json")))
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"features": ["nonsense"], "classes": ["a", "b", "c"], "weights": [[1], [1], [1]],
+                               "bias": [0, 0, 0]}))
+    with pytest.raises(ConfigError, match="does not fit"):
+        wiretrace.compare(rewrite, wire, _options(model=str(bad)))

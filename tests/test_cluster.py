@@ -103,7 +103,7 @@ def test_stories_do_not_depend_on_input_order(order):
     docs = story_docs()
     rng = np.random.default_rng(0)
     vectors = {d.article.id: rng.normal(size=(len(d.body), 16)).astype(np.float32) for d in docs}
-    options = ClusterOptions(story_threshold=0.2)
+    options = ClusterOptions(story_threshold=0.2, semantic_weight=0.5)
     assert cluster_stories([docs[i] for i in order], vectors, options) == cluster_stories(docs, vectors, options)
 
 

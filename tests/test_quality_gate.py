@@ -39,6 +39,7 @@ def test_quality_at_or_above_floor(dataset: str, monkeypatch: pytest.MonkeyPatch
         if "max" in bound and value > bound["max"]:
             failures.append(f"{metric} {value:.4f} > ceiling {bound['max']}")
     measured = ", ".join(f"{k} {v:.4f}" for k, v in report.metrics.items())
+    print(f"{dataset}: {measured} ({report.seconds:.0f} s)")  # in CI's log with -rA, pass or fail
     assert not failures, f"{dataset}: {'; '.join(failures)} (measured: {measured}; {report.seconds:.0f} s)"
 
 

@@ -90,6 +90,8 @@ def test_search_filters_by_words_outlet_and_date(client):
     assert [a["id"] for a in by_date["results"]] == ["blog-7"]
     assert client.get("/", params={"q": "harbour", "format": "json"}).json() == found
     assert 'href="/api/search?q=harbour"' in page.text  # the page links its JSON twin
+    capped = client.get("/", params={"q": "harbour", "limit": "2"}).text
+    assert "the first 2" in capped and 'href="/?q=harbour&amp;limit=8"' in capped  # a way to see more
 
 
 def test_search_results_show_where_the_words_occur(client):
@@ -117,6 +119,7 @@ def test_article_page_lists_its_sources_and_derivatives(client):
     blog = client.get("/api/article/blog-7").json()
     assert [p["source"]["id"] for p in blog["sources"]] == ["wire-1"] and blog["derivatives"] == []
     assert blog["sources"][0]["verdict"] == "partially derived" and "sentences" not in blog["sources"][0]
+    assert "the source <span" in page.text  # which of the two is the original, in words
     assert blog["story"] == "story-1" and blog["family"]["members"] == ["blog-7", "wire-1"]
     wire = client.get("/api/article/wire-1").json()
     assert [p["derived"]["id"] for p in wire["derivatives"]] == ["blog-7"] and wire["sources"] == []
@@ -183,6 +186,7 @@ def test_family_page_shows_the_lineage_tree_and_timeline(client):
     assert page.status_code == 200 and "<svg" in page.text and 'class="wt-root">original' in page.text
     assert re.search(r'<li data-id="wire-1".*<li data-id="blog-7"', page.text, re.S)  # child nested under root
     assert 'href="/pair/blog-7/wire-1"' in page.text and "published 1 d later" in page.text
+    assert re.search(r'rewrite of Wirepress <span class="wt-id">wire-1</span>', page.text)  # names its parent
     family = client.get("/api/family/blog-7").json()
     assert family["tree"][0]["children"][0]["delay"]["seconds"] == 86400 and family["tree"][0]["delay"] is None
     assert family["roots"] == ["wire-1"] and [c["id"] for c in family["tree"][0]["children"]] == ["blog-7"]

@@ -75,6 +75,7 @@ class PairModel:
     features: tuple[str, ...]
     weights: tuple[float, ...]
     bias: float
+    threshold: float = 0.5  # a paraphrase at or above this probability
 
     def predict_proba(self, rows: np.ndarray) -> np.ndarray:
         index = [FEATURES.index(f) for f in self.features]
@@ -89,15 +90,20 @@ class PairModel:
 REUSE_MODEL = PairModel(("clause", "dice", "word_ratio"), (9.0, 4.0, 2.0), -7.0)
 
 
-@lru_cache(maxsize=1)
-def load_pair_model() -> PairModel:
-    """The sentence-pair model fitted by ``eval/fit.py`` (MSRP and STS-B news): how alike two
-    sentences are, as people grade it. Used for sentence similarity, not for alignment."""
-    path = Path(__file__).parent / "data" / "pair_model.json"
+PAIR_MODELS = {"similarity": "pair_model.json", "paraphrase": "paraphrase_model.json"}
+
+
+@lru_cache(maxsize=2)
+def load_pair_model(task: str = "similarity") -> PairModel:
+    """A sentence-pair model fitted by ``eval/fit.py``: "similarity" (MSRP and STS-B news: how
+    alike two sentences are, as people grade it) or "paraphrase" (MSRP: are they the same
+    statement, with its own threshold). Used for sentence similarity, not for alignment."""
+    path = Path(__file__).parent / "data" / PAIR_MODELS[task]
     if not path.is_file():
         return REUSE_MODEL
     data = json.loads(path.read_text("utf-8"))
-    return PairModel(tuple(data["features"]), tuple(float(w) for w in data["weights"]), float(data["bias"]))
+    return PairModel(tuple(data["features"]), tuple(float(w) for w in data["weights"]), float(data["bias"]),
+                     float(data.get("threshold", 0.5)))
 
 
 @dataclass(frozen=True)

@@ -286,14 +286,19 @@ def attribute(derived: Document, source: Document, alignment: Alignment, dir_: D
 
     The fitted model weighs how much of the text the two bodies share; a heavy paraphrase shares
     few word n-grams, so where the alignment itself shows reuse (at least `partially` of the words
-    in at least `min_sentences` matched sentences) the verdict is at least "partially derived"."""
+    in at least `min_sentences` matched sentences) the verdict is at least "partially derived".
+    With no sentence aligned and no word 3-gram shared there is no evidence of reuse to show, and
+    the verdict is "not derived" whatever the model extrapolates (say, for a very short text)."""
     options = options or AttributeOptions()
     d_share, s_share, matched = shares(alignment)
     model = load_verdict_model(options.model)
     verdict = rule_verdict(d_share, matched, options)
     if model is not None:
-        fitted = model.predict(document_features(derived, source, alignment))
+        features = document_features(derived, source, alignment)
+        fitted = model.predict(features)
         verdict = PARTIALLY if fitted == NOT_DERIVED and verdict != NOT_DERIVED else fitted
+        if matched == 0 and features[DOCUMENT_FEATURES.index("contain3")] == 0.0:
+            verdict = NOT_DERIVED  # no sentence aligned and no phrase shared: nothing shows reuse
     credited, credit_evidence = credit(derived.article, source.article)
     quotes = sum(1 for x in alignment.derived if x.quotation)
     return Verdict(verdict, d_share, s_share, dir_, credited, credit_evidence, quotes)

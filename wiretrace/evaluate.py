@@ -296,13 +296,14 @@ class ParallelEncoder:
 
 
 def pair_scores(s1: list[str], s2: list[str], options: Options, workers: int = 0,
-                progress: Tick | None = None) -> np.ndarray:
-    """The align stage's paraphrase probability for each sentence pair (s1[k], s2[k])."""
+                progress: Tick | None = None, task: str = "similarity") -> np.ndarray:
+    """The probability from the `task` pair model ("similarity" or "paraphrase", see
+    `align.load_pair_model`) for each sentence pair (s1[k], s2[k])."""
     from .align import load_pair_model, pair_features
 
     with ParallelEncoder(options, workers, progress) as encoder:
         features, _ = pair_features(s1, s2, encoder)
-    return load_pair_model().predict_proba(features)
+    return load_pair_model(task).predict_proba(features)
 
 
 # --- the four sets ---------------------------------------------------------------------------
@@ -362,11 +363,13 @@ def _units(pairs) -> int:
 
 
 def _evaluate_msrp(folder: Path, options: Options, workers: int, progress) -> EvalReport:
+    from .align import load_pair_model
+
     pairs = datasets.load_msrp(folder)
     tick = progress(_units(pairs), "MSRP sentences and clauses embedded")
-    proba = pair_scores([p.s1 for p in pairs], [p.s2 for p in pairs], options, workers, tick)
+    proba = pair_scores([p.s1 for p in pairs], [p.s2 for p in pairs], options, workers, tick, "paraphrase")
     gold = [p.paraphrase for p in pairs]
-    threshold = options.align.paraphrase
+    threshold = load_pair_model("paraphrase").threshold
     pred = proba >= threshold
     contain = [overlap(p.s1, p.s2, SENTENCE_NGRAM) for p in pairs]
     t, _ = tune_binary(contain, gold, "accuracy")
@@ -378,7 +381,7 @@ def _evaluate_msrp(folder: Path, options: Options, workers: int, progress) -> Ev
                                                            "f1": binary_f1(gold, base)},
     }
     notes = [
-        f"wiretrace: the align stage's pair probability >= align.paraphrase ({threshold:.2f})",
+        f"wiretrace: the paraphrase pair model's probability >= its fitted threshold ({threshold:.2f})",
         f"overlap baseline: shared words / shorter sentence's words >= {t:.3f}, tuned here for accuracy",
         "published anchors are on the MSRP test split; this is the training split",
     ]

@@ -231,7 +231,8 @@ def lineage(article_id: str, family: dict, members: dict[str, dict]) -> dict:
             not members[e["child"]].get("published"), _timestamp(members[e["child"]].get("published") or ""),
             e["child"]))
         delay = _delay(members[edge["parent"]], members[mid]) if edge else None
-        return {"id": mid, "article": members[mid], "edge": edge, "delay": delay, "also_from": also.get(mid, []),
+        return {"id": mid, "article": members[mid], "when": when(members[mid].get("published") or ""),
+                "edge": edge, "delay": delay, "also_from": also.get(mid, []),
                 "children": [node(e["child"], e, seen | {mid}) for e in kids]}
 
     data = {"family": ""} | {k: v for k, v in family.items() if k not in ("members", "edges")}

@@ -265,7 +265,9 @@ def _add_routes(app: FastAPI) -> None:  # noqa: C901 - one small function per ro
         if wants_json(request):
             return dump(data)
         pieces = [highlight(r["snippet"], q) for r in data["results"]]
-        return render(request, "web_search.html", data | {"page_title": "search", "pieces": pieces})
+        query = {"q": q, "outlet": outlet, "since": since, "until": until, "limit": min(4 * data["limit"], 500)}
+        more = "/?" + urlencode({k: v for k, v in query.items() if v}) if data["limit"] < 500 else ""
+        return render(request, "web_search.html", data | {"page_title": "search", "pieces": pieces, "more_url": more})
 
     @both("/article/{article_id:path}")
     def article(request: Request, article_id: str, find: bool = False):
@@ -301,7 +303,7 @@ def _add_routes(app: FastAPI) -> None:  # noqa: C901 - one small function per ro
         if wants_json(request):
             return dump(data)
         return render(request, "web_family.html", data | {
-            "page_title": f"family of {article_id}", "kind": "family",
+            "page_title": f"family of {article_id}", "kind": "family", "by_id": {m["id"]: m for m in data["members"]},
             "timeline": timeline(data["members"], data["edges"])})
 
     @app.get("/compare", response_model=None)
