@@ -29,3 +29,11 @@ def test_an_article_compared_with_itself_keeps_two_ids():
     r = wiretrace.compare("wiretrace/examples/wire_original.txt", "wiretrace/examples/wire_original.txt")
     assert r.derived.article.id != r.source.article.id
     assert r.verdict.verdict == "wholly derived"
+
+
+def test_the_order_of_the_two_articles_changes_nothing():
+    pairs = [("heavy_paraphrase", "wire_original"), ("light_edit", "wire_original")]
+    for a, b in pairs:
+        pa, pb = (f"wiretrace/examples/{n}.txt" for n in (a, b))
+        forward, backward = wiretrace.compare(pa, pb).to_dict(), wiretrace.compare(pb, pa).to_dict()
+        assert forward == backward, f"{a} vs {b}: the result depends on which file comes first"

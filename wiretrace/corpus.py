@@ -92,7 +92,11 @@ def options_hash(options: Options) -> str:
 
 
 def compare_documents(x: Document, y: Document, vx: np.ndarray, vy: np.ndarray, options: Options) -> Comparison:
-    """`api.compare` on documents whose vectors (`api.embed`) are already known."""
+    """`api.compare` on documents whose vectors (`api.embed`) are already known.
+
+    The result does not depend on the order of `x` and `y`: when `x` turns out to be the original,
+    the pair is aligned the other way round and its direction weighed on that alignment, as if
+    the two had been given the other way (unless that flips the direction back)."""
     scores = score(x, y, vx, vy)
     alignment = align(x, y, scores, options.align)
     dir_ = direction(x, y, alignment)
@@ -100,6 +104,8 @@ def compare_documents(x: Document, y: Document, vx: np.ndarray, vy: np.ndarray, 
     if dir_.original == x.article.id:
         derived, source = y, x
         alignment = align(y, x, scores.transpose(), options.align)
+        again = direction(y, x, alignment)
+        dir_ = again if again.original == x.article.id else dir_
     return Comparison(derived, source, alignment, attribute(derived, source, alignment, dir_, options.attribute))
 
 
