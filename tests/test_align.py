@@ -81,6 +81,18 @@ def test_spans_are_word_offsets_in_the_sentence():
                 assert text[start:end].strip() == text[start:end]
 
 
+def test_spans_mark_shared_content_not_lone_function_words():
+    from wiretrace import fingerprint as fp
+    from wiretrace.align import _spans
+
+    a = "The mayor said the river had risen in the night."
+    b = "The police said the roads were closed in the north."
+    wa, wb = tuple(fp.words(a)), tuple(fp.words(b))
+    assert _spans(wa, wb, frozenset()) == ()  # "The", "said the", "in the" only
+    shared = frozenset(w.stem for w in wa if w.key == "river")
+    assert [a[s:e] for s, e in _spans(wa, tuple(fp.words("A river rose.")), shared)] == ["river"]
+
+
 def test_reordering_costs_nothing():
     body = [
         "The river burst its banks at dawn, flooding the old town.",

@@ -290,3 +290,13 @@ def test_html_highlights_counterparts_and_scrolls_the_other_column(make_comparis
         assert highlighted() == ["D2", "S2"]
         browser.close()
     assert errors == []
+
+
+def test_article_name_is_the_file_name_for_files_of_one_article_and_the_id_for_records():
+    from wiretrace.models import Article
+    from wiretrace.report import article_name
+
+    assert article_name(Article(id="x1", text="T\n\nBody.", path="news/wire story.txt")) == "wire story"
+    assert article_name(Article(id="rec-7", text="T\n\nBody.", path="crawl/day.jsonl")) == "rec-7"
+    assert article_name(Article(id="rec-8", text="T\n\nBody.", path="crawl/day.warc.gz")) == "rec-8"
+    assert article_name(Article(id="rec-9", text="T\n\nBody.")) == "rec-9"

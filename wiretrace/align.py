@@ -283,12 +283,13 @@ def changed_facts(d: Sentence, s: Sentence, s_doc_numbers: frozenset[str], s_doc
 
 
 def _spans(a_words: tuple[fp.Word, ...], b_words: tuple[fp.Word, ...], shared_stems: frozenset[str]) -> tuple[tuple[int, int], ...]:
-    """Spans of `a_words` that match `b_words`: equal runs of the word diff, plus shared content
-    words outside them (paraphrases keep their key words, not their order)."""
+    """Spans of `a_words` that match `b_words`: equal runs of the word diff that hold a content
+    word (a lone "the" or "said" in common is no copying), plus shared content words outside them
+    (paraphrases keep their key words, not their order)."""
     keys_a, keys_b = [w.key for w in a_words], [w.key for w in b_words]
     marked = [False] * len(a_words)
     for op in Opcodes.from_editops(Indel.editops(keys_a, keys_b)) if keys_a and keys_b else ():
-        if op.tag == "equal":
+        if op.tag == "equal" and any(fp.is_content(a_words[k]) for k in range(op.src_start, op.src_end)):
             for k in range(op.src_start, op.src_end):
                 marked[k] = True
     for k, w in enumerate(a_words):

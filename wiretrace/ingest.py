@@ -214,6 +214,11 @@ def _require_text(text: str, path: PathLike, record=None, what: str = "file") ->
         raise InputError(f"empty {what} (no text, only whitespace); expected an article", path=path, record=record)
 
 
+def holds_one_article(path: PathLike) -> bool:
+    """Is `path` a file of one article (text, HTML, JSON), not a container of many records?"""
+    return _suffix(Path(path)) not in CONTAINER_SUFFIXES
+
+
 def _suffix(path: Path) -> str:
     name = path.name.lower()
     return ".warc.gz" if name.endswith(".warc.gz") else path.suffix.lower()

@@ -20,6 +20,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from .ingest import holds_one_article
 from .models import (
     BOILERPLATE,
     EDITED,
@@ -73,8 +74,9 @@ def percent(share: float) -> str:
 
 
 def article_name(article: Article) -> str:
-    """The short name a reader knows an article by: its file name when it came from one."""
-    return Path(article.path).stem if article.path else article.id
+    """The short name a reader knows an article by: its file name when it came from a file of
+    its own, else its id (every record of a JSONL, CSV, Parquet or WARC file has the same path)."""
+    return Path(article.path).stem if article.path and holds_one_article(article.path) else article.id
 
 
 # -- JSON ---------------------------------------------------------------------------------------
