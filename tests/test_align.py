@@ -115,3 +115,18 @@ def test_the_paraphrase_model_has_its_own_weights_and_threshold():
     assert paraphrase.weights != similarity.weights
     rows, _ = pair_features(["The court approved the merger on Monday."], ["On Monday the court approved the merger."])
     assert paraphrase.predict_proba(rows)[0] >= paraphrase.threshold
+
+
+def test_fast_features_agree_with_the_reference():
+    from wiretrace.align import _features, _side, features_reference
+
+    rng = np.random.default_rng(7)
+    pairs = [("heavy_paraphrase", "wire_original"), ("changed_facts", "wire_original"), ("independent", "light_edit")]
+    for a_name, b_name in pairs:
+        x, y = (wiretrace.read(f"wiretrace/examples/{n}.txt") for n in (a_name, b_name))
+        a, b = _side(x.body), _side(y.body)
+        sem = rng.uniform(-0.2, 1.0, (len(a.sentences), len(b.sentences)))
+        clause = rng.uniform(-0.2, 1.0, sem.shape)
+        assert np.allclose(_features(a, b, sem, clause), features_reference(a, b, sem, clause), atol=1e-6)
+    empty = _side(())
+    assert _features(empty, b, np.zeros((0, len(b.sentences))), np.zeros((0, len(b.sentences)))).shape == (0, len(b.sentences), 9)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 from rapidfuzz import fuzz
+from rapidfuzz.process import cdist
 from rapidfuzz.distance import Indel, Opcodes
 
 from . import fingerprint as fp
@@ -174,12 +175,67 @@ def _row(a: _Side, i: int, b: _Side, j: int, w: dict[str, float], sem: float, cl
     )
 
 
-def _features(a: _Side, b: _Side, sem: np.ndarray, clause: np.ndarray) -> np.ndarray:
+def features_reference(a: _Side, b: _Side, sem: np.ndarray, clause: np.ndarray) -> np.ndarray:
+    """The feature tensor one pair at a time: slow, obviously correct; `_features` must agree."""
     w = _weights(a, b)
     out = np.zeros((len(a.sentences), len(b.sentences), len(FEATURES)), dtype=np.float32)
     for i in range(len(a.sentences)):
         for j in range(len(b.sentences)):
             out[i, j] = _row(a, i, b, j, w, float(sem[i, j]), float(clause[i, j]))
+    return out
+
+
+def _incidence(stems: tuple[frozenset[str], ...], vocab: dict[str, int]) -> np.ndarray:
+    m = np.zeros((len(stems), len(vocab)), dtype=np.float64)
+    for i, x in enumerate(stems):
+        m[i, [vocab[s] for s in x]] = 1.0
+    return m
+
+
+def _word_strings(*sides: _Side) -> list[list[str]]:
+    """Each sentence's word keys as a string of one character per distinct key, so that one
+    rapidfuzz `cdist` computes every pair's word-level Indel similarity."""
+    codes: dict[str, str] = {}
+    return [["".join(codes.setdefault(w.key, chr(0x10000 + len(codes))) for w in ws) for ws in side.words]
+            for side in sides]
+
+
+def _agreements(x: tuple[frozenset[str], ...], y: tuple[frozenset[str], ...]) -> np.ndarray:
+    out = np.ones((len(x), len(y)), dtype=np.float64)
+    for i in (i for i, v in enumerate(x) if v):
+        for j in (j for j, v in enumerate(y) if v):
+            out[i, j] = _agree(x[i], y[j])
+    return out
+
+
+def _features(a: _Side, b: _Side, sem: np.ndarray, clause: np.ndarray) -> np.ndarray:
+    """`features_reference` for all pairs at once: weighted shared stems as a matrix product, the
+    word and character ratios by rapidfuzz's `cdist`."""
+    n, m = len(a.sentences), len(b.sentences)
+    out = np.zeros((n, m, len(FEATURES)), dtype=np.float32)
+    if not n or not m:
+        return out
+    w = _weights(a, b)
+    vocab = {s: k for k, s in enumerate(w)}
+    weight = np.fromiter((w[s] for s in vocab), dtype=np.float64, count=len(vocab))
+    ia, ib = _incidence(a.stems, vocab), _incidence(b.stems, vocab)
+    shared = (ia * weight) @ ib.T
+    wa, wb = ia @ weight, ib @ weight
+    total, least = wa[:, None] + wb[None, :], np.minimum(wa[:, None], wb[None, :])
+    wa_words, wb_words = _word_strings(a, b)
+    la = np.array([len(x) for x in a.words], dtype=np.float64)[:, None]
+    lb = np.array([len(x) for x in b.words], dtype=np.float64)[None, :]
+    longest = np.maximum(la, lb)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out[..., 0] = np.clip(sem, 0.0, 1.0)
+        out[..., 1] = np.where(total > 0, 2 * shared / total, 0.0)
+        out[..., 2] = np.where(least > 0, shared / least, 0.0)
+        out[..., 3] = cdist(wa_words, wb_words, scorer=Indel.normalized_similarity, dtype=np.float64)
+        out[..., 4] = cdist(a.lowered, b.lowered, scorer=fuzz.ratio, dtype=np.float64) / 100.0
+        out[..., 5] = _agreements(a.numbers, b.numbers)
+        out[..., 6] = _agreements(a.names, b.names)
+        out[..., 7] = np.where(longest > 0, np.minimum(la, lb) / longest, 0.0)
+        out[..., 8] = np.clip(np.maximum(clause, sem), 0.0, 1.0)
     return out
 
 
