@@ -283,16 +283,31 @@ def _without(text: str, drop) -> list[str]:
     return [w.stem for w in fp.words(text) if not drop(w)]
 
 
+_POLAR_PREFIXES = frozenset(p for pair in POLARITY for p in pair)
+_POLAR_LENGTHS = sorted({len(p) for p in _POLAR_PREFIXES})
+
+
+@lru_cache(maxsize=1 << 15)  # each sentence meets many candidates
+def _polar_hits(text: str) -> dict[str, str]:
+    """Polarity prefixes found in `text`, each with the first key or stem (in text order) that
+    begins with it."""
+    hits: dict[str, str] = {}
+    for w in fp.words(text):
+        for k in (w.key, w.stem):
+            for n in _POLAR_LENGTHS:
+                if k[:n] in _POLAR_PREFIXES and len(k) >= n:
+                    hits.setdefault(k[:n], k)
+    return hits
+
+
 def _polarity(a: str, b: str) -> tuple[str, str] | None:
     """Opposite words ("raised"/"cut") or a negation on one side only, in sentences that are
     otherwise close (three quarters of their remaining words in common, in order)."""
-    sa = {k for w in fp.words(a) for k in (w.key, w.stem)}
-    sb = {k for w in fp.words(b) for k in (w.key, w.stem)}
+    ha, hb = _polar_hits(a), _polar_hits(b)
     for x, y in POLARITY:
         for p, q in ((x, y), (y, x)):
-            hit_a = next((s for s in sa if s.startswith(p)), None)
-            hit_b = next((s for s in sb if s.startswith(q)), None)
-            if not hit_a or not hit_b or any(s.startswith(q) for s in sa) or any(s.startswith(p) for s in sb):
+            hit_a, hit_b = ha.get(p), hb.get(q)
+            if not hit_a or not hit_b or q in ha or p in hb:
                 continue
             def drop(w):
                 return any(k.startswith(p) or k.startswith(q) for k in (w.key, w.stem))
