@@ -38,7 +38,7 @@ import numpy as np
 from . import fingerprint as fp
 from .align import align, embedding_texts, score, unit_starts
 from .attribute import attribute, direction
-from .cluster import Family, cluster_stories, family_rows, reuse_families
+from .cluster import Family, FamilyEdge, cluster_stories, family_rows, reuse_families
 from .errors import WiretraceError
 from .models import NOT_DERIVED, Article, Comparison, Document
 from .options import Options, load_options
@@ -305,8 +305,12 @@ def _scan_store(store, options: Options, progress: Progress, since: str, until: 
             state.mark(todo, digest)
             report.timings["compare"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        report.families = reuse_families(store.iter_pairs(), options)
-        store.save_families(family_rows(report.families), replace_all=True)
+        saved = [] if todo else _stored_families(store)
+        if saved:  # nothing new was compared: the families saved last time still hold
+            report.families = saved
+        else:
+            report.families = reuse_families(store.iter_pairs(), options)
+            store.save_families(family_rows(report.families), replace_all=True)
         report.timings["families"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         if todo or not store.story_of(next(iter(store.ids()), "")):
@@ -320,6 +324,35 @@ def _scan_store(store, options: Options, progress: Progress, since: str, until: 
         state.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _stored_families(store) -> list[Family]:
+    """The families the last scan saved, largest first (their edges inside each family; links
+    to other families are not stored there)."""
+    groups: dict[str, list[FamilyEdge]] = defaultdict(list)
+    for family, parent, child, d in store.iter_families():
+        groups[family].append(FamilyEdge(parent, child, float(d.get("derived_share") or 0.0), str(d.get("verdict", "")),
+                                         float(d.get("confidence") or 0.0), bool(d.get("primary", True)),
+                                         bool(d.get("credited", False))))
+    families = []
+    for root, edges in groups.items():
+        members = tuple(sorted({e.parent for e in edges} | {e.child for e in edges}))
+        edges = tuple(sorted(edges, key=lambda e: (e.child, e.parent)))
+        families.append(Family(root, root, members, edges, (), _depth(root, edges)))
+    return sorted(families, key=lambda f: (-f.size, f.id))
+
+
+def _depth(root: str, edges: Iterable[FamilyEdge]) -> int:
+    children: dict[str, list[str]] = defaultdict(list)
+    for e in edges:
+        if e.primary:
+            children[e.parent].append(e.child)
+    depth, level = 0, [root]
+    while True:
+        level = [c for node in level for c in children.get(node, ())]
+        if not level:
+            return depth
+        depth += 1
 
 
 def _story_count(store) -> int:
