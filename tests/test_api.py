@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import wiretrace
 
 
@@ -6,7 +8,8 @@ def test_public_api_is_what_all_says():
         [
             "Alignment", "Article", "ChangedFact", "Comparison", "ConfigError", "Direction", "Document",
             "InputError", "Labelled", "Match", "MissingExtraError", "NotFoundError", "Options", "Sentence",
-            "StoreError", "Verdict", "WiretraceError", "__version__", "compare", "embed", "load_options", "read",
+            "Store", "StoreError", "Verdict", "WiretraceError", "__version__", "add", "compare", "embed", "export",
+            "load_options", "read", "scan", "show", "sources", "stories",
         ]
     )
     for name in wiretrace.__all__:
@@ -37,3 +40,16 @@ def test_the_order_of_the_two_articles_changes_nothing():
         pa, pb = (f"wiretrace/examples/{n}.txt" for n in (a, b))
         forward, backward = wiretrace.compare(pa, pb).to_dict(), wiretrace.compare(pb, pa).to_dict()
         assert forward == backward, f"{a} vs {b}: the result depends on which file comes first"
+
+
+def test_corpus_verbs_through_the_public_api(tmp_path):
+    options = wiretrace.load_options(env={}, overrides={"fingerprint": {"model": "none"}})
+    with wiretrace.Store(tmp_path / "news.db") as store:
+        report = wiretrace.add(sorted(Path("wiretrace/examples").glob("*.txt")), store, options)
+        assert report.added == 6 and report.failed == 0
+        found = {c.source.article.id: c.verdict for c in wiretrace.sources("light_edit", store, options)}
+        assert found["wire_original"].verdict == "wholly derived"  # so is its verbatim reprint, tied
+        assert "independent" not in found and "light_edit" not in found
+        scanned = wiretrace.scan(store, options)
+        assert scanned.to_dict()
+        assert wiretrace.export(store, "pairs", "jsonl", tmp_path / "pairs.jsonl") >= 3

@@ -1,7 +1,7 @@
 import pytest
 
 import wiretrace
-from wiretrace.attribute import coherence, credit, direction
+from wiretrace.attribute import coherence, credit
 from wiretrace.models import Article
 
 EXAMPLES = "wiretrace/examples/"

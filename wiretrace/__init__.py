@@ -3,9 +3,14 @@
     >>> import wiretrace
     >>> result = wiretrace.compare("rewrite.txt", "wire.txt")
     >>> result.verdict.verdict, result.verdict.direction.original
+
+    >>> with wiretrace.Store("news.db") as store:
+    ...     wiretrace.add(["crawl/"], store)
+    ...     [c.source.article.id for c in wiretrace.sources("rewrite.txt", store)]
 """
 
-from .api import compare, embed, read
+from .api import add, compare, embed, read, show, sources, stories
+from .corpus import scan
 from .errors import (
     ConfigError,
     InputError,
@@ -26,7 +31,9 @@ from .models import (
     Sentence,
     Verdict,
 )
+from .export import export
 from .options import Options, load_options
+from .store import Store
 
 __version__ = "0.1.0"
 
@@ -45,12 +52,19 @@ __all__ = [
     "NotFoundError",
     "Options",
     "Sentence",
+    "Store",
     "StoreError",
     "Verdict",
     "WiretraceError",
     "__version__",
+    "add",
     "compare",
     "embed",
+    "export",
     "load_options",
     "read",
+    "scan",
+    "show",
+    "sources",
+    "stories",
 ]
