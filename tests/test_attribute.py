@@ -181,3 +181,17 @@ def test_a_bad_model_file_is_a_clear_error(tmp_path):
                                "bias": [0, 0, 0]}))
     with pytest.raises(ConfigError, match="does not fit"):
         wiretrace.compare(rewrite, wire, _options(model=str(bad)))
+
+
+def test_whole_sentences_copied_make_a_composite_partially_derived(tmp_path):
+    wire, _ = _pair()
+    copied = "\n\n".join(WIRE.splitlines()[k] for k in (3, 5, 7)) + "\n\n"
+    own = ("The council of the eastern islands met on Wednesday to discuss a new harbour.\n\n"
+           "Its members voted to ask the ministry for money to lengthen the breakwater by 2027.\n")
+    composite = Article("composite", "Islands ask for a longer breakwater\n" + own + "\n" + copied, published="2024-03-05")
+    never = _options(model=_model_file(tmp_path, "not derived"))
+    result = wiretrace.compare(composite, wire, never)
+    assert result.derived.article.id == "composite"
+    assert result.verdict.verdict == "partially derived"  # three sentences copied word for word
+    assert wiretrace.compare(composite, wire, _options(model=_model_file(tmp_path, "not derived"), min_copies=4)
+                             ).verdict.verdict == "not derived"

@@ -25,6 +25,7 @@ from .align import in_run
 from .ingest import agencies_mentioned
 from .errors import ConfigError
 from .models import (
+    EDITED,
     NEW,
     NOT_DERIVED,
     PARTIALLY,
@@ -34,6 +35,7 @@ from .models import (
     Article,
     Direction,
     Document,
+    VERBATIM,
     Verdict,
 )
 from .options import AttributeOptions
@@ -271,6 +273,15 @@ def load_verdict_model(path: str = "fitted") -> VerdictModel | None:
     return VerdictModel.from_dict(data, str(file))
 
 
+def copies(alignment: Alignment) -> tuple[float, int]:
+    """Share of the derived body's words in sentences copied word for word or lightly edited
+    (not through a shared quotation), and how many such sentences there are."""
+    d_body = [x for x in alignment.derived if x.label]
+    total = sum(map(_words, d_body)) or 1
+    copied = [x for x in d_body if x.label in (VERBATIM, EDITED) and not x.quotation]
+    return sum(map(_words, copied)) / total, len(copied)
+
+
 def rule_verdict(d_share: float, matched: int, options: AttributeOptions) -> str:
     """The share-threshold rule (`attribute.model = "rule"`)."""
     if d_share >= options.wholly and matched >= 1:
@@ -286,8 +297,8 @@ def attribute(derived: Document, source: Document, alignment: Alignment, dir_: D
 
     The fitted model weighs how much of the text the two bodies share; a heavy paraphrase shares
     few word n-grams, so where the alignment itself shows reuse (at least `partially` of the words
-    in at least `min_sentences` matched sentences) the verdict is at least "partially derived".
-    With no sentence aligned and no word 3-gram shared there is no evidence of reuse to show, and
+    in at least `min_sentences` matched sentences, or in at least `min_copies` sentences copied
+    verbatim or lightly edited) the verdict is at least "partially derived". With no sentence aligned and no word 3-gram shared there is no evidence of reuse to show, and
     the verdict is "not derived" whatever the model extrapolates (say, for a very short text)."""
     options = options or AttributeOptions()
     d_share, s_share, matched = shares(alignment)
@@ -299,6 +310,9 @@ def attribute(derived: Document, source: Document, alignment: Alignment, dir_: D
         verdict = PARTIALLY if fitted == NOT_DERIVED and verdict != NOT_DERIVED else fitted
         if matched == 0 and features[DOCUMENT_FEATURES.index("contain3")] == 0.0:
             verdict = NOT_DERIVED  # no sentence aligned and no phrase shared: nothing shows reuse
+    copied_share, copied = copies(alignment)
+    if verdict == NOT_DERIVED and copied_share >= options.partially and copied >= options.min_copies:
+        verdict = PARTIALLY  # whole sentences copied are not a coincidence, however few
     credited, credit_evidence = credit(derived.article, source.article)
     quotes = sum(1 for x in alignment.derived if x.quotation)
     return Verdict(verdict, d_share, s_share, dir_, credited, credit_evidence, quotes)

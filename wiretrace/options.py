@@ -81,6 +81,9 @@ class AttributeOptions:
     # paraphrase, which word n-grams miss). Set on the bundled examples, checked on BASIL and COUNTER.
     partially: float = 0.3
     min_sentences: int = 4
+    # ... and as many words in at least min_copies sentences copied verbatim or lightly edited make
+    # it at least "partially derived" too (an article built from two sources copies half of each).
+    min_copies: int = 3
 
 
 @dataclass(frozen=True)
