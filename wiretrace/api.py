@@ -6,7 +6,6 @@ import os
 import queue
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -88,7 +87,7 @@ def add(paths, store, options: Options | None = None, progress=None) -> AddRepor
     options = options or load_options()
     encoder = fp.get_encoder(options.fingerprint)
     store.check_fingerprint(encoder.name, encoder.dim, options.fingerprint.num_perm)
-    report, start, cache = AddReport(), time.perf_counter(), VectorCache()
+    report, start, cache = AddReport(), time.perf_counter(), fp.VectorCache()
     for docs, signatures, errors in _prepared(paths, options):
         stored = store.stored_hashes([d.article.id for d in docs])
         # Unchanged articles are not embedded again: re-adding a corpus costs only the reading.
@@ -106,36 +105,7 @@ def add(paths, store, options: Options | None = None, progress=None) -> AddRepor
     return report
 
 
-class VectorCache:
-    """Sentence vectors by the exact text given to the encoder, the most recent `rows` kept.
-
-    Reprints and rewrites repeat sentences word for word; their vectors are computed once. The
-    key is the encoder's input itself, so a cached vector is the one the encoder would return."""
-
-    def __init__(self, rows: int = 50_000):
-        self.rows = rows
-        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
-        self.hits = self.misses = 0
-
-    def encode(self, encoder, texts: list[str]) -> np.ndarray:
-        missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
-        fresh = encoder.encode(missing) if missing else None
-        found = {t: fresh[k] for k, t in enumerate(missing)}
-        self.misses += len(missing)
-        self.hits += len(texts) - len(missing)
-        rows = [found[t] if t in found else self._touch(t) for t in texts]
-        for t, v in found.items():
-            self._vectors[t] = v
-        while len(self._vectors) > self.rows:
-            self._vectors.popitem(last=False)
-        return np.stack(rows) if rows else encoder.encode([])
-
-    def _touch(self, text: str) -> np.ndarray:
-        self._vectors.move_to_end(text)
-        return self._vectors[text]
-
-
-def _embed_batch(docs: list[Document], options: Options, cache: VectorCache | None = None) -> list[np.ndarray]:
+def _embed_batch(docs: list[Document], options: Options, cache: fp.VectorCache | None = None) -> list[np.ndarray]:
     """`embed` of each document, in one encoder call for the whole batch (only for sentences
     the cache does not hold)."""
     texts = [embedding_texts(d) for d in docs]

@@ -298,8 +298,9 @@ def attribute(derived: Document, source: Document, alignment: Alignment, dir_: D
     The fitted model weighs how much of the text the two bodies share; a heavy paraphrase shares
     few word n-grams, so where the alignment itself shows reuse (at least `partially` of the words
     in at least `min_sentences` matched sentences, or in at least `min_copies` sentences copied
-    verbatim or lightly edited) the verdict is at least "partially derived". With no sentence aligned and no word 3-gram shared there is no evidence of reuse to show, and
-    the verdict is "not derived" whatever the model extrapolates (say, for a very short text)."""
+    verbatim or lightly edited) the verdict is at least "partially derived". With no sentence
+    aligned and no word 3-gram shared there is no evidence of reuse to show, and the verdict is
+    "not derived" whatever the model extrapolates (say, for a very short text)."""
     options = options or AttributeOptions()
     d_share, s_share, matched = shares(alignment)
     model = load_verdict_model(options.model)

@@ -376,9 +376,9 @@ def add_articles(items: Iterable[Article | Document | str | os.PathLike], option
     articles = [i for i in items if not isinstance(i, (str, os.PathLike))]
     if paths:
         articles.extend(a for a in iter_articles(paths, options.ingest) if isinstance(a, Article))
-    from .api import VectorCache
+    from .api import _embed_batch  # the batched, cached embedding `add` uses (api imports this module)
 
-    encoder, cache = fp.get_encoder(options.fingerprint), VectorCache()
+    encoder, cache = fp.get_encoder(options.fingerprint), fp.VectorCache()  # syndicated copies repeat sentences
     tick = progress(len(articles), "articles added")
     added = unchanged = 0
     with Store(options.store.path) as store:
@@ -386,10 +386,7 @@ def add_articles(items: Iterable[Article | Document | str | os.PathLike], option
         for start in range(0, len(articles), batch):
             chunk = articles[start : start + batch]
             docs = [a if isinstance(a, Document) else segment(a, options.segment) for a in chunk]
-            texts = [embedding_texts(d) for d in docs]
-            flat = cache.encode(encoder, [t for ts in texts for t in ts])  # syndicated copies repeat sentences
-            cuts = np.cumsum([0] + [len(ts) for ts in texts])
-            vectors = [flat[cuts[k] : cuts[k + 1]] for k in range(len(docs))]
+            vectors = _embed_batch(docs, options, cache)
             counts = store.add_documents(docs, vectors, [signature(d, options) for d in docs])
             added, unchanged = added + counts[0], unchanged + counts[1]
             tick(len(chunk))

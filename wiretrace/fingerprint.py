@@ -13,6 +13,7 @@ import re
 import threading
 import unicodedata
 from dataclasses import dataclass
+from collections import OrderedDict
 from functools import lru_cache
 
 import numpy as np
@@ -218,3 +219,32 @@ def get_encoder(options: FingerprintOptions | None = None) -> Encoder:
     """The process-wide encoder for these options (loaded on first use, then shared)."""
     options = options or FingerprintOptions()
     return _encoder(options.model, options.threads, options.batch_size)
+
+
+class VectorCache:
+    """Sentence vectors by the exact text given to the encoder, the most recent `rows` kept.
+
+    Reprints and rewrites repeat sentences word for word; their vectors are computed once. The
+    key is the encoder's input itself, so a cached vector is the one the encoder would return."""
+
+    def __init__(self, rows: int = 50_000):
+        self.rows = rows
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.hits = self.misses = 0
+
+    def encode(self, encoder, texts: list[str]) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        fresh = encoder.encode(missing) if missing else None
+        found = {t: fresh[k] for k, t in enumerate(missing)}
+        self.misses += len(missing)
+        self.hits += len(texts) - len(missing)
+        rows = [found[t] if t in found else self._touch(t) for t in texts]
+        for t, v in found.items():
+            self._vectors[t] = v
+        while len(self._vectors) > self.rows:
+            self._vectors.popitem(last=False)
+        return np.stack(rows) if rows else encoder.encode([])
+
+    def _touch(self, text: str) -> np.ndarray:
+        self._vectors.move_to_end(text)
+        return self._vectors[text]
