@@ -51,24 +51,24 @@ def _dump(data) -> None:
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
+def _Field(name: str, what: str):  # noqa: N802 - it makes a type annotation
+    """The `--NAME-field` option of `add`: which record field holds `what`."""
+    return Annotated[Optional[str], typer.Option(f"--{name}-field", metavar="NAME",
+                                                 help=f"Record field holding the {what} (default: {name}).")]
+
+
 @app.command()
 def add(
     paths: Annotated[list[str], typer.Argument(metavar="PATH...", help="Files or folders (recursive) of "
                      "text, HTML, JSON, JSONL, CSV, Parquet or WARC; '-' reads JSONL from stdin.",
                      show_default=False)],
     db: Db = None,
-    id_field: Annotated[Optional[str], typer.Option("--id-field", metavar="NAME", help="Record field "
-                        "holding the article id (default: id).")] = None,
-    text_field: Annotated[Optional[str], typer.Option("--text-field", metavar="NAME", help="Record field "
-                          "holding the text (default: text).")] = None,
-    title_field: Annotated[Optional[str], typer.Option("--title-field", metavar="NAME", help="Record field "
-                           "holding the title (default: title).")] = None,
-    url_field: Annotated[Optional[str], typer.Option("--url-field", metavar="NAME", help="Record field "
-                         "holding the URL (default: url).")] = None,
-    outlet_field: Annotated[Optional[str], typer.Option("--outlet-field", metavar="NAME", help="Record "
-                            "field holding the outlet (default: outlet).")] = None,
-    published_field: Annotated[Optional[str], typer.Option("--published-field", metavar="NAME", help="Record "
-                               "field holding the publication date (default: published).")] = None,
+    id_field: _Field("id", "article id") = None,
+    text_field: _Field("text", "text") = None,
+    title_field: _Field("title", "title") = None,
+    url_field: _Field("url", "URL") = None,
+    outlet_field: _Field("outlet", "outlet") = None,
+    published_field: _Field("published", "publication date") = None,
     as_json: Json = False,
     config: Config = None,
 ) -> None:
