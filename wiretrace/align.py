@@ -109,7 +109,7 @@ def load_pair_model(task: str = "similarity") -> PairModel:
 
 @dataclass(frozen=True)
 class _Side:
-    """Per-sentence lexical material of one article's body, computed once per comparison."""
+    """Per-sentence lexical material of one article's body, computed once per article."""
 
     sentences: tuple[Sentence, ...]
     words: tuple[tuple[fp.Word, ...], ...]
@@ -117,17 +117,33 @@ class _Side:
     numbers: tuple[frozenset[str], ...]
     names: tuple[frozenset[str], ...]
     lowered: tuple[str, ...]
+    keys: tuple[tuple[str, ...], ...]  # each sentence's word keys
+    content: tuple[tuple[bool, ...], ...]  # which of its words are content words
+    coded: tuple[str, ...]  # each sentence's word keys as one character each (see `_code`)
 
 
+def _code(key: str) -> str:
+    """One character standing for a word key, so that rapidfuzz compares sentences word by word
+    (`cdist` over strings of these). Drawn from the ~983 000 supplementary-plane code points by
+    the key's hash: two different words of a sentence pair share one with odds of about 1 in 4000."""
+    return chr(0x10000 + hash(key) % 0xF0000)
+
+
+@lru_cache(maxsize=1024)  # a scan batch meets each article in several pairs, each pair in both orders
 def _side(sentences: tuple[Sentence, ...]) -> _Side:
     ws = tuple(tuple(fp.words(s.text, s.start)) for s in sentences)
+    keys = tuple(tuple(w.key for w in x) for x in ws)
+    content = tuple(tuple(fp.is_content(w) for w in x) for x in ws)
     return _Side(
         sentences,
         ws,
-        tuple(frozenset(w.stem for w in x if fp.is_content(w)) for x in ws),
-        tuple(frozenset(fp.numbers(s.text)) for s in sentences),
-        tuple(frozenset(fp.names(s.text)) for s in sentences),
-        tuple(" ".join(w.key for w in x) for x in ws),
+        tuple(frozenset(w.stem for w, c in zip(x, cs) if c) for x, cs in zip(ws, content)),
+        tuple(fp.numbers(s.text) for s in sentences),
+        tuple(fp.names(s.text) for s in sentences),
+        tuple(" ".join(k) for k in keys),
+        keys,
+        content,
+        tuple("".join(map(_code, k)) for k in keys),
     )
 
 
@@ -192,14 +208,6 @@ def _incidence(stems: tuple[frozenset[str], ...], vocab: dict[str, int]) -> np.n
     return m
 
 
-def _word_strings(*sides: _Side) -> list[list[str]]:
-    """Each sentence's word keys as a string of one character per distinct key, so that one
-    rapidfuzz `cdist` computes every pair's word-level Indel similarity."""
-    codes: dict[str, str] = {}
-    return [["".join(codes.setdefault(w.key, chr(0x10000 + len(codes))) for w in ws) for ws in side.words]
-            for side in sides]
-
-
 def _agreements(x: tuple[frozenset[str], ...], y: tuple[frozenset[str], ...]) -> np.ndarray:
     out = np.ones((len(x), len(y)), dtype=np.float64)
     for i in (i for i, v in enumerate(x) if v):
@@ -222,7 +230,6 @@ def _features(a: _Side, b: _Side, sem: np.ndarray, clause: np.ndarray) -> np.nda
     shared = (ia * weight) @ ib.T
     wa, wb = ia @ weight, ib @ weight
     total, least = wa[:, None] + wb[None, :], np.minimum(wa[:, None], wb[None, :])
-    wa_words, wb_words = _word_strings(a, b)
     la = np.array([len(x) for x in a.words], dtype=np.float64)[:, None]
     lb = np.array([len(x) for x in b.words], dtype=np.float64)[None, :]
     longest = np.maximum(la, lb)
@@ -230,7 +237,7 @@ def _features(a: _Side, b: _Side, sem: np.ndarray, clause: np.ndarray) -> np.nda
         out[..., 0] = np.clip(sem, 0.0, 1.0)
         out[..., 1] = np.where(total > 0, 2 * shared / total, 0.0)
         out[..., 2] = np.where(least > 0, shared / least, 0.0)
-        out[..., 3] = cdist(wa_words, wb_words, scorer=Indel.normalized_similarity, dtype=np.float64)
+        out[..., 3] = cdist(a.coded, b.coded, scorer=Indel.normalized_similarity, dtype=np.float64)
         out[..., 4] = cdist(a.lowered, b.lowered, scorer=fuzz.ratio, dtype=np.float64) / 100.0
         out[..., 5] = _agreements(a.numbers, b.numbers)
         out[..., 6] = _agreements(a.names, b.names)
@@ -353,24 +360,21 @@ def changed_facts(d: Sentence, s: Sentence, s_doc_numbers: frozenset[str], s_doc
     return found
 
 
-def _spans(a_words: tuple[fp.Word, ...], b_words: tuple[fp.Word, ...], shared_stems: frozenset[str]) -> tuple[tuple[int, int], ...]:
-    """Spans of `a_words` that match `b_words`: equal runs of the word diff that hold a content
-    word (a lone "the" or "said" in common is no copying), plus shared content words outside them
-    (paraphrases keep their key words, not their order)."""
-    keys_a, keys_b = [w.key for w in a_words], [w.key for w in b_words]
-    marked = [False] * len(a_words)
-    for op in Opcodes.from_editops(Indel.editops(keys_a, keys_b)) if keys_a and keys_b else ():
-        if op.tag == "equal" and any(fp.is_content(a_words[k]) for k in range(op.src_start, op.src_end)):
-            for k in range(op.src_start, op.src_end):
-                marked[k] = True
-    for k, w in enumerate(a_words):
-        if fp.is_content(w) and w.stem in shared_stems:
-            marked[k] = True
+def _spans(a: _Side, i: int, b: _Side, j: int) -> tuple[tuple[int, int], ...]:
+    """Spans of sentence `i` of `a` that match sentence `j` of `b`: equal runs of the word diff
+    that hold a content word (a lone "the" or "said" in common is no copying), plus shared
+    content words outside them (paraphrases keep their key words, not their order)."""
+    a_words, content, shared_stems = a.words[i], a.content[i], a.stems[i] & b.stems[j]
+    marked = [c and w.stem in shared_stems for w, c in zip(a_words, content)]
+    if a_words and b.words[j]:
+        for op in Opcodes.from_editops(Indel.editops(a.coded[i], b.coded[j])):
+            if op.tag == "equal" and any(content[op.src_start : op.src_end]):
+                marked[op.src_start : op.src_end] = [True] * (op.src_end - op.src_start)
     spans: list[list[int]] = []
     for k, w in enumerate(a_words):
         if not marked[k]:
             continue
-        if spans and marked[k - 1] and k > 0:
+        if spans and k > 0 and marked[k - 1]:
             spans[-1][1] = w.end
         else:
             spans.append([w.start, w.end])
@@ -392,8 +396,8 @@ def score(derived: Document, source: Document, d_vecs: np.ndarray, s_vecs: np.nd
     return PairScores(feats, REUSE_MODEL.predict_proba(feats))
 
 
-def _label(f: np.ndarray, proba: float, options: AlignOptions) -> str | None:
-    semantic, dice, contain, word_ratio, char_ratio = (float(x) for x in f[:5])
+def _label(f, proba: float, options: AlignOptions) -> str | None:
+    semantic, dice, contain, word_ratio, char_ratio = f[:5]
     if char_ratio >= options.verbatim:
         return VERBATIM
     if word_ratio >= options.edited or (contain >= 0.9 and word_ratio >= options.edited - 0.15):
@@ -450,6 +454,7 @@ class _Context:
         self.s_doc_numbers = frozenset().union(*b.numbers) if b.numbers else frozenset()
         self.links: dict[int, list[_Link]] = {}
         self.facts: list[ChangedFact] = []
+        self.rows, self.proba = scores.features.tolist(), scores.proba.tolist()  # Python floats: read one by one
 
     def anchors(self) -> list[tuple[int, int]]:
         return [
@@ -481,11 +486,11 @@ class _Context:
 
     def link(self, i: int, rule) -> None:
         a, b, options = self.a, self.b, self.options
-        order = np.argsort(-self.scores.proba[i]) if len(b.sentences) else []
+        order = np.argsort(-self.scores.proba[i]).tolist() if len(b.sentences) else []
         best = None
         covered: set[str] = set()
         for j in order[: options.max_matches * 3]:
-            f, p = self.scores.features[i, j], float(self.scores.proba[i, j])
+            f, p = self.rows[i][j], self.proba[i][j]
             label = rule(f, p, options) if rule is _label else rule(f, p, options, i, int(j))
             if label is None:
                 continue
@@ -569,4 +574,4 @@ def _labelled(derived, source, a: _Side, b: _Side, scores: PairScores, links: di
 def _match(a: _Side, b: _Side, scores: PairScores, i: int, j: int) -> Match:
     f = scores.features[i, j]
     lexical = max(float(f[1]), float(f[3]))
-    return Match(b.sentences[j].index, lexical, float(f[0]), _spans(a.words[i], b.words[j], a.stems[i] & b.stems[j]))
+    return Match(b.sentences[j].index, lexical, float(f[0]), _spans(a, i, b, j))

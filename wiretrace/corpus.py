@@ -25,7 +25,7 @@ import os
 import sqlite3
 import tempfile
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field, replace
@@ -199,37 +199,80 @@ def _candidate_pairs(store, index, todo: list[str], options: Options, since: str
 
 
 def _jobs(store, pairs: list[tuple[str, str]], options: Options) -> Iterator[tuple]:
-    """Batches of about `scan.batch` pairs, every pair of one article in the same batch."""
-    by_first: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    """Work units of `scan.batch` pairs each: (store path, pairs, options). Workers read the
+    articles themselves (SQLite readers run beside the writer), so the parent only writes."""
+    for batch in _batches(pairs, options.scan.batch):
+        yield str(store.path), batch, options
+
+
+def _batches(pairs: list[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:
+    """`pairs` cut into batches of `size`, in breadth-first order of the candidate graph: an
+    article's pairs and its neighbours' pairs fall in the same batch or the next, so each article
+    is read and prepared about once."""
+    neighbours: dict[str, list[str]] = defaultdict(list)
     for a, b in pairs:
-        by_first[a].append((a, b))
-    batch: list[tuple[str, str]] = []
-    for a in sorted(by_first):
-        batch.extend(by_first[a])
-        if len(batch) >= options.scan.batch:
-            yield _job(store, batch, options)
-            batch = []
-    if batch:
-        yield _job(store, batch, options)
+        neighbours[a].append(b)
+        neighbours[b].append(a)
+    position: dict[str, int] = {}
+    for start in sorted(neighbours):
+        if start in position:
+            continue
+        position[start] = len(position)
+        queue = deque([start])
+        while queue:
+            for other in sorted(neighbours[queue.popleft()]):
+                if other not in position:
+                    position[other] = len(position)
+                    queue.append(other)
+    ordered = sorted(pairs, key=lambda p: (min(position[p[0]], position[p[1]]), max(position[p[0]], position[p[1]])))
+    for start in range(0, len(ordered), max(size, 1)):
+        yield ordered[start : start + size]
 
 
-def _job(store, batch: list[tuple[str, str]], options: Options) -> tuple:
-    ids = sorted({i for pair in batch for i in pair})
-    docs = {i: (store.get_document(i), store.vectors(i)) for i in ids}
-    return batch, docs, options
+def _load(store, pairs: list[tuple[str, str]], options: Options) -> tuple:
+    """The `compare_batch` job for `pairs`: their documents and vectors read from `store`."""
+    docs, missing = {}, []
+    for i in sorted({i for pair in pairs for i in pair}):
+        try:
+            docs[i] = (store.get_document(i), store.vectors(i))
+        except WiretraceError as exc:  # removed since the candidates were found, or damaged
+            missing.append(f"{i}: {exc}")
+    return [p for p in pairs if p[0] in docs and p[1] in docs], docs, options, missing
 
 
-def _run(jobs: Iterator[tuple], workers: int, on_result: Callable[[tuple], None]) -> None:
-    """`compare_batch` over `jobs`, in `workers` processes with a bounded number in flight."""
+_READERS: dict[str, object] = {}  # read-only stores opened by this worker process, by path
+
+
+def compare_stored(job: tuple[str, list[tuple[str, str]], Options]) -> tuple[int, list[tuple], list[str]]:
+    """A worker's unit of `scan`: the pairs' articles read from the store at `path` (read-only),
+    compared, and the derived ones turned into `pairs` rows for the parent to write."""
+    from .store import Store, pair_row
+
+    path, pairs, options = job
+    store = _READERS.get(path)
+    if store is None:
+        store = _READERS[path] = Store(path, readonly=True, timeout=options.store.busy_timeout)
+    kept, docs, options, missing = _load(store, pairs, options)
+    compared, found, errors = compare_batch((kept, docs, options))
+    return compared + len(pairs) - len(kept), [pair_row(c) for c in found], missing + errors
+
+
+def _run(store, jobs: Iterator[tuple], workers: int, on_result: Callable[[tuple], None]) -> None:
+    """`compare_stored` over `jobs`, in `workers` processes with a bounded number in flight (in
+    this process, on `store` itself, when `workers` is 1)."""
     if workers <= 1:
-        for job in jobs:
-            on_result(compare_batch(job))
+        from .store import pair_row
+
+        for _, pairs, options in jobs:
+            kept, docs, options, missing = _load(store, pairs, options)
+            compared, found, errors = compare_batch((kept, docs, options))
+            on_result((compared + len(pairs) - len(kept), [pair_row(c) for c in found], missing + errors))
         return
     # spawn, not fork: the parent holds threads (encoder, usearch) that fork would copy mid-flight.
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
         running = set()
         for job in jobs:
-            running.add(pool.submit(compare_batch, job))
+            running.add(pool.submit(compare_stored, job))
             if len(running) >= 2 * workers:
                 done, running = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
@@ -293,15 +336,15 @@ def _scan_store(store, options: Options, progress: Progress, since: str, until: 
             tick = progress(len(pairs), "pairs aligned")
 
             def on_result(result: tuple) -> None:
-                compared, found, errors = result
+                compared, rows, errors = result
                 report.compared += compared
-                report.pairs_found += store.save_pairs(found) if found else 0
+                report.pairs_found += store.save_pair_rows(rows) if rows else 0
                 report.errors.extend(errors)
                 tick(compared)
 
             workers = workers or options.scan.workers or os.cpu_count() or 1
             jobs = max(1, len(pairs) // max(options.scan.batch, 1))
-            _run(_jobs(store, pairs, options), min(workers, jobs), on_result)
+            _run(store, _jobs(store, pairs, options), min(workers, jobs), on_result)
             state.mark(todo, digest)
             report.timings["compare"] = time.perf_counter() - t0
         t0 = time.perf_counter()

