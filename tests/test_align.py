@@ -80,16 +80,18 @@ def test_spans_are_word_offsets_in_the_sentence():
 
 
 def test_spans_mark_shared_content_not_lone_function_words():
-    from wiretrace.align import _side, _spans
+    from wiretrace.align import _coded, _side, _spans
     from wiretrace.models import Sentence
 
-    def side(text):
-        return _side((Sentence("x", 0, 0, len(text), text),))
+    def spans(a, b):
+        x, y = (_side((Sentence("x", 0, 0, len(t), t),)) for t in (a, b))
+        return [a[s:e] for s, e in _spans(x, 0, y, 0, _coded(x, y))]
 
-    a = "The mayor said the river had risen in the night."
-    b = "The police said the roads were closed in the north."
-    assert _spans(side(a), 0, side(b), 0) == ()  # "The", "said the", "in the" only
-    assert [a[s:e] for s, e in _spans(side(a), 0, side("A river rose."), 0)] == ["river"]
+    assert spans("The mayor said the river had risen in the night.",
+                 "The police said the roads were closed in the north.") == []  # "The", "said the", "in the" only
+    assert spans("The mayor said the river had risen in the night.", "A river rose.") == ["river"]
+    assert spans("Le maire a dit que la rivière était très haute", "la rivière était très haute hier") == \
+        ["la rivière était très haute"]  # character offsets on non-ASCII text
 
 
 def test_reordering_costs_nothing():

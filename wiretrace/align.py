@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from rapidfuzz import fuzz
 from rapidfuzz.process import cdist
-from rapidfuzz.distance import Indel, Opcodes
+from rapidfuzz.distance import Indel
 
 from . import fingerprint as fp
 from .models import (
@@ -119,14 +119,21 @@ class _Side:
     lowered: tuple[str, ...]
     keys: tuple[tuple[str, ...], ...]  # each sentence's word keys
     content: tuple[tuple[bool, ...], ...]  # which of its words are content words
-    coded: tuple[str, ...]  # each sentence's word keys as one character each (see `_code`)
+    hashes: np.ndarray  # the hash of every word key, sentence after sentence (see `_coded`)
+    bounds: tuple[tuple[int, int], ...]  # each sentence's slice of `hashes`
+    sparse: tuple[np.ndarray, np.ndarray]  # `_sparse` of the stems
 
 
-def _code(key: str) -> str:
-    """One character standing for a word key, so that rapidfuzz compares sentences word by word
-    (`cdist` over strings of these). Drawn from the ~983 000 supplementary-plane code points by
-    the key's hash: two different words of a sentence pair share one with odds of about 1 in 4000."""
-    return chr(0x10000 + hash(key) % 0xF0000)
+def _coded(a: _Side, b: _Side) -> tuple[list[str], list[str]]:
+    """Each sentence's words as one character per distinct word key of the two sides, so that
+    rapidfuzz compares sentences word by word (`cdist` and `opcodes` over these strings)."""
+    _, local = np.unique(np.concatenate([a.hashes, b.hashes]), return_inverse=True)
+    chars = local.astype(np.uint32) + np.uint32(0x10000)  # supplementary planes: never a real word's code
+
+    def strings(codes: np.ndarray, bounds: tuple[tuple[int, int], ...]) -> list[str]:
+        return [codes[x:y].view(f"<U{y - x}")[0] if y > x else "" for x, y in bounds]
+
+    return strings(chars[: len(a.hashes)], a.bounds), strings(chars[len(a.hashes) :], b.bounds)
 
 
 @lru_cache(maxsize=1024)  # a scan batch meets each article in several pairs, each pair in both orders
@@ -134,16 +141,18 @@ def _side(sentences: tuple[Sentence, ...]) -> _Side:
     ws = tuple(tuple(fp.words(s.text, s.start)) for s in sentences)
     keys = tuple(tuple(w.key for w in x) for x in ws)
     content = tuple(tuple(fp.is_content(w) for w in x) for x in ws)
+    stems = tuple(frozenset(w.stem for w, c in zip(x, cs) if c) for x, cs in zip(ws, content))
+    ends = np.cumsum([len(x) for x in keys], dtype=np.int64).tolist()
+    numbers = tuple(fp.numbers(s.text) for s in sentences)
+    names = tuple(fp.names(s.text) for s in sentences)
     return _Side(
-        sentences,
-        ws,
-        tuple(frozenset(w.stem for w, c in zip(x, cs) if c) for x, cs in zip(ws, content)),
-        tuple(fp.numbers(s.text) for s in sentences),
-        tuple(fp.names(s.text) for s in sentences),
+        sentences, ws, stems, numbers, names,
         tuple(" ".join(k) for k in keys),
         keys,
         content,
-        tuple("".join(map(_code, k)) for k in keys),
+        np.fromiter((hash(k) for x in keys for k in x), dtype=np.int64, count=sum(map(len, keys))),
+        tuple(zip([0] + ends[:-1], ends)),
+        _sparse(stems),
     )
 
 
@@ -169,9 +178,10 @@ class PairScores:
 
     features: np.ndarray
     proba: np.ndarray
+    coded: tuple[list[str], list[str]] = ([], [])  # `_coded` of the two sides, for `_spans`
 
     def transpose(self) -> "PairScores":
-        return PairScores(self.features.transpose(1, 0, 2), self.proba.T)
+        return PairScores(self.features.transpose(1, 0, 2), self.proba.T, self.coded[::-1])
 
 
 def _row(a: _Side, i: int, b: _Side, j: int, w: dict[str, float], sem: float, clause: float) -> tuple[float, ...]:
@@ -201,14 +211,24 @@ def features_reference(a: _Side, b: _Side, sem: np.ndarray, clause: np.ndarray) 
     return out
 
 
-def _incidence(stems: tuple[frozenset[str], ...], vocab: dict[str, int]) -> np.ndarray:
-    m = np.zeros((len(stems), len(vocab)), dtype=np.float64)
-    for i, x in enumerate(stems):
-        m[i, [vocab[s] for s in x]] = 1.0
-    return m
+def _sparse(sets: tuple[frozenset[str], ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(sentence, item hash) of every item of every sentence: the incidence matrix, sparse."""
+    rows = np.repeat(np.arange(len(sets)), [len(x) for x in sets])
+    return rows, np.fromiter((hash(t) for x in sets for t in x), dtype=np.int64, count=len(rows))
+
+
+def _incidences(a: tuple[np.ndarray, np.ndarray], n: int, b: tuple[np.ndarray, np.ndarray],
+                m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Dense 0/1 incidence matrices of two sides' items over the items either side has."""
+    items, column = np.unique(np.concatenate([a[1], b[1]]), return_inverse=True)
+    ia, ib = np.zeros((n, len(items))), np.zeros((m, len(items)))
+    ia[a[0], column[: len(a[1])]] = 1.0
+    ib[b[0], column[len(a[1]) :]] = 1.0
+    return ia, ib
 
 
 def _agreements(x: tuple[frozenset[str], ...], y: tuple[frozenset[str], ...]) -> np.ndarray:
+    """`_agree` of every pair of sentences (few have numbers or names: a loop beats matrices)."""
     out = np.ones((len(x), len(y)), dtype=np.float64)
     for i in (i for i, v in enumerate(x) if v):
         for j in (j for j, v in enumerate(y) if v):
@@ -216,17 +236,16 @@ def _agreements(x: tuple[frozenset[str], ...], y: tuple[frozenset[str], ...]) ->
     return out
 
 
-def _features(a: _Side, b: _Side, sem: np.ndarray, clause: np.ndarray) -> np.ndarray:
+def _features(a: _Side, b: _Side, sem: np.ndarray, clause: np.ndarray,
+              coded: tuple[list[str], list[str]] | None = None) -> np.ndarray:
     """`features_reference` for all pairs at once: weighted shared stems as a matrix product, the
     word and character ratios by rapidfuzz's `cdist`."""
     n, m = len(a.sentences), len(b.sentences)
     out = np.zeros((n, m, len(FEATURES)), dtype=np.float32)
     if not n or not m:
         return out
-    w = _weights(a, b)
-    vocab = {s: k for k, s in enumerate(w)}
-    weight = np.fromiter((w[s] for s in vocab), dtype=np.float64, count=len(vocab))
-    ia, ib = _incidence(a.stems, vocab), _incidence(b.stems, vocab)
+    ia, ib = _incidences(a.sparse, n, b.sparse, m)
+    weight = np.log1p((n + m) / np.maximum(ia.sum(axis=0) + ib.sum(axis=0), 1.0))  # `_weights`
     shared = (ia * weight) @ ib.T
     wa, wb = ia @ weight, ib @ weight
     total, least = wa[:, None] + wb[None, :], np.minimum(wa[:, None], wb[None, :])
@@ -237,7 +256,8 @@ def _features(a: _Side, b: _Side, sem: np.ndarray, clause: np.ndarray) -> np.nda
         out[..., 0] = np.clip(sem, 0.0, 1.0)
         out[..., 1] = np.where(total > 0, 2 * shared / total, 0.0)
         out[..., 2] = np.where(least > 0, shared / least, 0.0)
-        out[..., 3] = cdist(a.coded, b.coded, scorer=Indel.normalized_similarity, dtype=np.float64)
+        ca, cb = coded or _coded(a, b)
+        out[..., 3] = cdist(ca, cb, scorer=Indel.normalized_similarity, dtype=np.float64)
         out[..., 4] = cdist(a.lowered, b.lowered, scorer=fuzz.ratio, dtype=np.float64) / 100.0
         out[..., 5] = _agreements(a.numbers, b.numbers)
         out[..., 6] = _agreements(a.names, b.names)
@@ -248,7 +268,7 @@ def _features(a: _Side, b: _Side, sem: np.ndarray, clause: np.ndarray) -> np.nda
 
 def unit_starts(texts: list[str]) -> np.ndarray:
     """Row of each text's first unit in the embedding matrix of `fingerprint.units` of all texts."""
-    sizes = [len(fp.units(t)) for t in texts]
+    sizes = [fp.unit_count(t) for t in texts]
     return np.cumsum([0] + sizes[:-1]).astype(np.intp)
 
 
@@ -311,7 +331,7 @@ def _polarity(a: str, b: str) -> tuple[str, str] | None:
     """Opposite words ("raised"/"cut") or a negation on one side only, in sentences that are
     otherwise close (three quarters of their remaining words in common, in order)."""
     ha, hb = _polar_hits(a), _polar_hits(b)
-    for x, y in POLARITY:
+    for x, y in POLARITY if ha and hb else ():
         for p, q in ((x, y), (y, x)):
             hit_a, hit_b = ha.get(p), hb.get(q)
             if not hit_a or not hit_b or q in ha or p in hb:
@@ -320,13 +340,18 @@ def _polarity(a: str, b: str) -> tuple[str, str] | None:
                 return any(k.startswith(p) or k.startswith(q) for k in (w.key, w.stem))
             if Indel.normalized_similarity(_without(a, drop), _without(b, drop)) >= 0.75:
                 return _written(a, hit_a), _written(b, hit_b)
-    neg_a, neg_b = bool(_NEGATION.search(a)), bool(_NEGATION.search(b))
+    neg_a, neg_b = _negated(a), _negated(b)
     if neg_a != neg_b:
         def drop(w):
             return _NEGATION.fullmatch(w.key) is not None
         if Indel.normalized_similarity(_without(a, drop), _without(b, drop)) >= 0.75:
             return ("negated", "affirmed") if neg_a else ("affirmed", "negated")
     return None
+
+
+@lru_cache(maxsize=1 << 15)
+def _negated(text: str) -> bool:
+    return _NEGATION.search(text) is not None
 
 
 def _written(text: str, key: str) -> str:
@@ -360,24 +385,25 @@ def changed_facts(d: Sentence, s: Sentence, s_doc_numbers: frozenset[str], s_doc
     return found
 
 
-def _spans(a: _Side, i: int, b: _Side, j: int) -> tuple[tuple[int, int], ...]:
-    """Spans of sentence `i` of `a` that match sentence `j` of `b`: equal runs of the word diff
+def _spans(a: _Side, i: int, b: _Side, j: int, coded: tuple[list[str], list[str]]) -> tuple[tuple[int, int], ...]:
+    """Spans of sentence `i` of `a` that match sentence `j` of `b` (`coded`: `_coded(a, b)`): equal runs of the word diff
     that hold a content word (a lone "the" or "said" in common is no copying), plus shared
     content words outside them (paraphrases keep their key words, not their order)."""
     a_words, content, shared_stems = a.words[i], a.content[i], a.stems[i] & b.stems[j]
     marked = [c and w.stem in shared_stems for w, c in zip(a_words, content)]
     if a_words and b.words[j]:
-        for op in Opcodes.from_editops(Indel.editops(a.coded[i], b.coded[j])):
-            if op.tag == "equal" and any(content[op.src_start : op.src_end]):
-                marked[op.src_start : op.src_end] = [True] * (op.src_end - op.src_start)
+        for tag, start, end, _, _ in Indel.opcodes(coded[0][i], coded[1][j]):
+            if tag == "equal" and any(content[start:end]):
+                marked[start:end] = [True] * (end - start)
     spans: list[list[int]] = []
-    for k, w in enumerate(a_words):
-        if not marked[k]:
-            continue
-        if spans and k > 0 and marked[k - 1]:
-            spans[-1][1] = w.end
-        else:
-            spans.append([w.start, w.end])
+    previous = False
+    for w, mark in zip(a_words, marked):
+        if mark:
+            if previous:
+                spans[-1][1] = w.end
+            else:
+                spans.append([w.start, w.end])
+        previous = mark
     return tuple((x, y) for x, y in spans)
 
 
@@ -392,8 +418,9 @@ def score(derived: Document, source: Document, d_vecs: np.ndarray, s_vecs: np.nd
     sem, clause = semantic(
         [s.norm or s.text for s in a.sentences], [s.norm or s.text for s in b.sentences], d_vecs, s_vecs
     )
-    feats = _features(a, b, sem, clause)
-    return PairScores(feats, REUSE_MODEL.predict_proba(feats))
+    coded = _coded(a, b)
+    feats = _features(a, b, sem, clause, coded)
+    return PairScores(feats, REUSE_MODEL.predict_proba(feats), coded)
 
 
 def _label(f, proba: float, options: AlignOptions) -> str | None:
@@ -574,4 +601,4 @@ def _labelled(derived, source, a: _Side, b: _Side, scores: PairScores, links: di
 def _match(a: _Side, b: _Side, scores: PairScores, i: int, j: int) -> Match:
     f = scores.features[i, j]
     lexical = max(float(f[1]), float(f[3]))
-    return Match(b.sentences[j].index, lexical, float(f[0]), _spans(a, i, b, j))
+    return Match(b.sentences[j].index, lexical, float(f[0]), _spans(a, i, b, j, scores.coded))

@@ -57,7 +57,7 @@ def _when(value: str) -> datetime | None:
 
 
 def _words(labelled) -> int:
-    return len(fp.words(labelled.sentence.text))
+    return fp.word_count(labelled.sentence.text)
 
 
 def shares(alignment: Alignment) -> tuple[float, float, int]:
@@ -118,6 +118,11 @@ def credit(derived: Article, source: Article) -> tuple[bool, tuple[str, ...]]:
     return bool(evidence), tuple(evidence)
 
 
+@lru_cache(maxsize=1 << 15)
+def _content(text: str) -> frozenset[str]:
+    return frozenset(fp.content_stems(text))
+
+
 def _detail_balance(alignment: Alignment, derived: Document, source: Document) -> float:
     """(source-only minus derived-only content words) / all unshared ones, over matched pairs."""
     s_text = {s.index: s.text for s in source.sentences}
@@ -125,12 +130,18 @@ def _detail_balance(alignment: Alignment, derived: Document, source: Document) -
     for x in alignment.derived:
         if not x.matches or x.label == NEW:
             continue
-        d = set(fp.content_stems(x.sentence.text))
-        s = set().union(*(fp.content_stems(s_text[m.index]) for m in x.matches))
+        d = _content(x.sentence.text)
+        s = frozenset().union(*(_content(s_text[m.index]) for m in x.matches))
         only_d += len(d - s)
         only_s += len(s - d)
     total = only_d + only_s
     return (only_s - only_d) / total if total else 0.0
+
+
+@lru_cache(maxsize=1024)  # whole article texts, asked once per pair and direction
+def _told(text: str) -> frozenset[str]:
+    """Who the text says it spoke to ("told AFP", "in an interview with Reuters")."""
+    return frozenset(m.group(1) for m in _FIRST_HAND.finditer(text))
 
 
 def direction(a: Document, b: Document, alignment: Alignment) -> Direction:
@@ -147,8 +158,8 @@ def direction(a: Document, b: Document, alignment: Alignment) -> Direction:
         if one.credits and not other.credits:
             score += 1.5 * sign
             evidence.append(f"{one.id} carries an agency byline or dateline ({', '.join(one.credits)}); {other.id} does not")
-        first_hand = sorted({m.group(1) for m in _FIRST_HAND.finditer(one.text)} & set(agencies_mentioned(one.text)))
-        if first_hand and not _FIRST_HAND.search(other.text):
+        first_hand = sorted(_told(one.text) & set(agencies_mentioned(one.text)))
+        if first_hand and not _told(other.text):
             score += 1.0 * sign
             evidence.append(f"{one.id} reports first-hand (quotes given to {', '.join(first_hand)})")
         if one.outlet and _names_outlet(other.text, one.outlet):
@@ -215,7 +226,7 @@ def _member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
 
 def _contain(a: _Grams, b: _Grams, n: int) -> float:
     x = a.sets[n - 1]
-    return float(_member(x, b.sets[n - 1]).mean()) if len(x) else 0.0
+    return np.count_nonzero(_member(x, b.sets[n - 1])) / len(x) if len(x) else 0.0
 
 
 def _tiled(a: _Grams, b: _Grams, n: int) -> float:
@@ -227,7 +238,7 @@ def _tiled(a: _Grams, b: _Grams, n: int) -> float:
     cover = np.zeros(a.words + 1, dtype=np.int32)
     cover[hits] += 1  # n-gram starts are distinct, and so are their ends
     cover[hits + n] -= 1
-    return float((np.cumsum(cover[:-1]) > 0).mean())
+    return np.count_nonzero(np.cumsum(cover[:-1])) / a.words
 
 
 def document_features(derived: Document, source: Document, alignment: Alignment) -> np.ndarray:
@@ -241,6 +252,11 @@ def document_features(derived: Document, source: Document, alignment: Alignment)
     ])
 
 
+@lru_cache(maxsize=16)
+def _columns(features: tuple[str, ...]) -> list[int]:
+    return [DOCUMENT_FEATURES.index(f) for f in features]
+
+
 @dataclass(frozen=True)
 class VerdictModel:
     """Multinomial logistic regression from `DOCUMENT_FEATURES` to the three verdicts, fitted by
@@ -252,8 +268,7 @@ class VerdictModel:
     bias: np.ndarray  # (classes,)
 
     def predict_proba(self, rows: np.ndarray) -> np.ndarray:
-        index = [DOCUMENT_FEATURES.index(f) for f in self.features]
-        z = np.atleast_2d(rows)[:, index] @ self.weights.T + self.bias
+        z = np.atleast_2d(rows)[:, _columns(self.features)] @ self.weights.T + self.bias
         z = np.exp(z - z.max(axis=1, keepdims=True))
         return z / z.sum(axis=1, keepdims=True)
 

@@ -107,6 +107,16 @@ def _words(text: str) -> tuple[Word, ...]:
     return tuple(out)
 
 
+def word_count(text: str) -> int:
+    return len(_words(text))
+
+
+@lru_cache(maxsize=1 << 16)
+def unit_count(text: str) -> int:
+    """len(units(text)), remembered: asked of every sentence of both articles of every pair."""
+    return len(units(text))
+
+
 def is_content(word: Word) -> bool:
     return word.key not in STOPWORDS and (len(word.key) > 1 or word.key.isdigit())
 
