@@ -206,6 +206,7 @@ class _Grams:
     words: int
     runs: tuple[np.ndarray, ...]  # runs[n - 1]: the hash of every n-gram, in order
     sets: tuple[np.ndarray, ...]  # sets[n - 1]: np.unique(runs[n - 1])
+    frozen: tuple[frozenset[int], ...]  # the same as Python sets (intersections in C)
 
 
 @lru_cache(maxsize=1024)  # an article meets several candidates in a scan batch
@@ -213,7 +214,7 @@ def _body_grams(body: tuple[Sentence, ...]) -> _Grams:
     keys = [w.key for s in body for w in fp.words(s.norm or s.text)]
     runs = tuple(np.fromiter((hash(tuple(keys[i : i + n])) for i in range(len(keys) - n + 1)), dtype=np.int64)
                  for n in range(1, 7))
-    return _Grams(len(keys), runs, tuple(map(np.unique, runs)))
+    return _Grams(len(keys), runs, tuple(map(np.unique, runs)), tuple(frozenset(r.tolist()) for r in runs))
 
 
 def _member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
@@ -225,8 +226,8 @@ def _member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
 
 
 def _contain(a: _Grams, b: _Grams, n: int) -> float:
-    x = a.sets[n - 1]
-    return np.count_nonzero(_member(x, b.sets[n - 1])) / len(x) if len(x) else 0.0
+    x = a.frozen[n - 1]
+    return len(x & b.frozen[n - 1]) / len(x) if x else 0.0
 
 
 def _tiled(a: _Grams, b: _Grams, n: int) -> float:
