@@ -112,13 +112,14 @@ class _Side:
     """Per-sentence lexical material of one article's body, computed once per article."""
 
     sentences: tuple[Sentence, ...]
-    words: tuple[tuple[fp.Word, ...], ...]
+    words: tuple[tuple[fp.Word, ...], ...]  # offsets within each sentence (add its `start`)
     stems: tuple[frozenset[str], ...]
     numbers: tuple[frozenset[str], ...]
     names: tuple[frozenset[str], ...]
     lowered: tuple[str, ...]
     keys: tuple[tuple[str, ...], ...]  # each sentence's word keys
     content: tuple[tuple[bool, ...], ...]  # which of its words are content words
+    marks: tuple[tuple[str | None, ...], ...]  # each word's stem if a content word, else None
     hashes: np.ndarray  # the hash of every word key, sentence after sentence (see `_coded`)
     bounds: tuple[tuple[int, int], ...]  # each sentence's slice of `hashes`
     sparse: tuple[np.ndarray, np.ndarray]  # `_sparse` of the stems
@@ -138,7 +139,7 @@ def _coded(a: _Side, b: _Side) -> tuple[list[str], list[str]]:
 
 @lru_cache(maxsize=1024)  # a scan batch meets each article in several pairs, each pair in both orders
 def _side(sentences: tuple[Sentence, ...]) -> _Side:
-    ws = tuple(tuple(fp.words(s.text, s.start)) for s in sentences)
+    ws = tuple(fp.tokens(s.text) for s in sentences)
     keys = tuple(tuple(w.key for w in x) for x in ws)
     content = tuple(tuple(fp.is_content(w) for w in x) for x in ws)
     stems = tuple(frozenset(w.stem for w, c in zip(x, cs) if c) for x, cs in zip(ws, content))
@@ -150,6 +151,7 @@ def _side(sentences: tuple[Sentence, ...]) -> _Side:
         tuple(" ".join(k) for k in keys),
         keys,
         content,
+        tuple(tuple(w.stem if c else None for w, c in zip(x, cs)) for x, cs in zip(ws, content)),
         np.fromiter((hash(k) for x in keys for k in x), dtype=np.int64, count=sum(map(len, keys))),
         tuple(zip([0] + ends[:-1], ends)),
         _sparse(stems),
@@ -390,21 +392,21 @@ def _spans(a: _Side, i: int, b: _Side, j: int, coded: tuple[list[str], list[str]
     that hold a content word (a lone "the" or "said" in common is no copying), plus shared
     content words outside them (paraphrases keep their key words, not their order)."""
     a_words, content, shared_stems = a.words[i], a.content[i], a.stems[i] & b.stems[j]
-    marked = [c and w.stem in shared_stems for w, c in zip(a_words, content)]
+    marked = [m in shared_stems for m in a.marks[i]]
     if a_words and b.words[j]:
         for tag, start, end, _, _ in Indel.opcodes(coded[0][i], coded[1][j]):
             if tag == "equal" and any(content[start:end]):
                 marked[start:end] = [True] * (end - start)
-    spans: list[list[int]] = []
-    previous = False
-    for w, mark in zip(a_words, marked):
-        if mark:
-            if previous:
-                spans[-1][1] = w.end
-            else:
-                spans.append([w.start, w.end])
-        previous = mark
-    return tuple((x, y) for x, y in spans)
+    spans, k, n, offset = [], 0, len(marked), a.sentences[i].start
+    while k < n:
+        if not marked[k]:
+            k += 1
+            continue
+        first = k
+        while k < n and marked[k]:
+            k += 1
+        spans.append((offset + a_words[first].start, offset + a_words[k - 1].end))
+    return tuple(spans)
 
 
 def embedding_texts(doc: Document) -> list[str]:

@@ -211,9 +211,14 @@ class _Grams:
 
 @lru_cache(maxsize=1024)  # an article meets several candidates in a scan batch
 def _body_grams(body: tuple[Sentence, ...]) -> _Grams:
-    keys = [w.key for s in body for w in fp.words(s.norm or s.text)]
-    runs = tuple(np.fromiter((hash(tuple(keys[i : i + n])) for i in range(len(keys) - n + 1)), dtype=np.int64)
-                 for n in range(1, 7))
+    keys = np.fromiter((hash(w.key) for s in body for w in fp.tokens(s.norm or s.text)), dtype=np.int64).view(np.uint64)
+    runs, gram = [], keys
+    for n in range(1, 7):  # the hash of an n-gram: its (n-1)-gram's, mixed with the next word's
+        if n > 1:
+            gram = (gram[:-1] * np.uint64(0x9E3779B97F4A7C15)) ^ keys[n - 1 :]
+            gram ^= gram >> np.uint64(29)
+        runs.append(gram.view(np.int64))
+    runs = tuple(runs)
     return _Grams(len(keys), runs, tuple(map(np.unique, runs)), tuple(frozenset(r.tolist()) for r in runs))
 
 

@@ -97,6 +97,11 @@ def words(text: str, offset: int = 0) -> list[Word]:
     return [Word(w.start + offset, w.end + offset, w.text, w.key, w.stem) for w in found]
 
 
+def tokens(text: str) -> tuple[Word, ...]:
+    """`words(text)` as the shared, cached tuple: for callers that only read it."""
+    return _words(text)
+
+
 @lru_cache(maxsize=1 << 16)  # alignment and attribution tokenise the same sentences many times
 def _words(text: str) -> tuple[Word, ...]:
     out = []

@@ -7,7 +7,7 @@ across processes or on a cluster. Offsets (`start`, `end`) are always character 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 # Sentence roles.
 TITLE, BODY, BOILERPLATE = "title", "body", "boilerplate"
@@ -43,8 +43,7 @@ class Article:
 
     def meta(self) -> dict:
         """The article's metadata without its text (the `derived`/`source` objects of the JSON)."""
-        data = asdict(self)
-        data.pop("text")
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "text"}  # no deep copy of the text
         data["credits"] = list(self.credits)
         return data
 
