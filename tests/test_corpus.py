@@ -107,3 +107,31 @@ def test_an_error_during_add_keeps_the_batches_already_stored(tmp_path, monkeypa
             api.add([EXAMPLES / f"{name}.txt" for name in COPIES + OTHERS], store, options)
     with Store(tmp_path / "s.db", readonly=True) as store:
         assert sorted(store.ids()) == sorted(COPIES[:2])  # the first batch, whole; nothing of the second
+
+
+def _stored_pairs(db) -> list[tuple]:
+    with Store(db, readonly=True) as store:
+        return sorted((p["derived"]["id"], p["source"]["id"], p["verdict"], p["derived_share"], p["direction"]["original"])
+                      for p in store.iter_pairs())
+
+
+def test_scan_on_an_executor_stores_what_a_local_scan_stores(scanned, tmp_path):
+    """The compare stage is a function of (store path, pairs, options): any Executor runs it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    db, *_ = scanned
+    with Store(tmp_path / "t.db") as store, ThreadPoolExecutor(2) as pool:
+        api.add([EXAMPLES / f"{name}.txt" for name in COPIES + OTHERS], store, LEXICAL)
+        report = scan(store, LEXICAL, executor=pool)
+    assert report.compared > 0 and not report.errors
+    assert _stored_pairs(tmp_path / "t.db") == _stored_pairs(db)
+
+
+def test_scan_runs_on_a_dask_cluster(scanned, tmp_path):
+    distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
+    db, *_ = scanned
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None) as client, \
+            Store(tmp_path / "d.db") as store:
+        api.add([EXAMPLES / f"{name}.txt" for name in COPIES + OTHERS], store, LEXICAL)
+        scan(store, LEXICAL, executor=client.get_executor())
+    assert _stored_pairs(tmp_path / "d.db") == _stored_pairs(db)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -16,6 +17,7 @@ import typer
 from rich.console import Console
 
 from .cli import Config, Json, app
+from .errors import InputError, MissingExtraError
 from .options import load_options
 
 Db = Annotated[
@@ -149,6 +151,22 @@ def _print_sources(article: str, found) -> None:
     console.print(table)
 
 
+@contextmanager
+def _dask_executor(address: str):
+    try:
+        from distributed import Client
+    except ImportError:
+        raise MissingExtraError("--dask needs Dask: pip install 'wiretrace[dask]'") from None
+    try:
+        client = Client(address, timeout=10)
+    except (OSError, TimeoutError) as exc:
+        raise InputError(f"cannot reach the Dask scheduler at {address} ({exc})") from None
+    try:
+        yield client.get_executor()
+    finally:
+        client.close()
+
+
 @app.command()
 def scan(
     inputs: Annotated[Optional[list[str]], typer.Argument(metavar="[PATH...]", help="Scan these files or "
@@ -159,6 +177,9 @@ def scan(
     window: Window = None,
     workers: Annotated[Optional[int], typer.Option("--workers", metavar="N", help="Processes aligning "
                        "candidate pairs (default: one per CPU core).")] = None,
+    dask: Annotated[Optional[str], typer.Option("--dask", metavar="ADDRESS", help="Align on this Dask "
+                    "scheduler's workers (pip install 'wiretrace\\[dask]'); they must see the store at "
+                    "the same path.")] = None,
     as_json: Json = False,
     config: Config = None,
 ) -> None:
@@ -166,17 +187,20 @@ def scan(
 
     Results are stored; a second scan after `add` only compares the new articles' candidates.
     """
+    from contextlib import nullcontext
+
     from .corpus import scan as scan_corpus
     from .evaluate import _progress_bar
 
     overrides = {"scan": {"window_days": window}} if window is not None else {}
     options = load_options(config, overrides=overrides)
-    with _progress_bar(sys.stderr.isatty()) as bar:
+    with _dask_executor(dask) if dask else nullcontext() as executor, _progress_bar(sys.stderr.isatty()) as bar:
+        kwargs = {"since": since or "", "until": until or "", "workers": workers, "executor": executor}
         if inputs:
-            report = scan_corpus(inputs, options, bar, since=since or "", until=until or "", workers=workers)
+            report = scan_corpus(inputs, options, bar, **kwargs)
         else:
             with _open_store(db, options) as store:
-                report = scan_corpus(store, options, bar, since=since or "", until=until or "", workers=workers)
+                report = scan_corpus(store, options, bar, **kwargs)
     for error in report.errors:
         typer.echo(f"warning: {error}", err=True)
     if as_json:

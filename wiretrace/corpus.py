@@ -24,10 +24,11 @@ import json
 import os
 import sqlite3
 import tempfile
+import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from multiprocessing import get_context
@@ -247,7 +248,7 @@ def _load(store, pairs: list[tuple[str, str]], options: Options) -> tuple:
     return [p for p in pairs if p[0] in docs and p[1] in docs], docs, options, missing
 
 
-_READERS: dict[str, object] = {}  # read-only stores opened by this worker process, by path
+_READERS: dict[tuple[str, int], object] = {}  # read-only stores opened by this worker, by path and thread
 
 
 def compare_stored(job: tuple[str, list[tuple[str, str]], Options]) -> tuple[int, list[tuple], list[str]]:
@@ -256,17 +257,23 @@ def compare_stored(job: tuple[str, list[tuple[str, str]], Options]) -> tuple[int
     from .store import Store, pair_row
 
     path, pairs, options = job
-    store = _READERS.get(path)
+    key = (path, threading.get_ident())
+    store = _READERS.get(key)
     if store is None:
-        store = _READERS[path] = Store(path, readonly=True, timeout=options.store.busy_timeout)
+        store = _READERS[key] = Store(path, readonly=True, timeout=options.store.busy_timeout)
     kept, docs, options, missing = _load(store, pairs, options)
     compared, found, errors = compare_batch((kept, docs, options))
     return compared + len(pairs) - len(kept), [pair_row(c) for c in found], missing + errors
 
 
-def _run(store, jobs: Iterator[tuple], workers: int, on_result: Callable[[tuple], None]) -> None:
+def _run(store, jobs: Iterator[tuple], workers: int, on_result: Callable[[tuple], None],
+         executor: Executor | None = None) -> None:
     """`compare_stored` over `jobs`, in `workers` processes with a bounded number in flight (in
-    this process, on `store` itself, when `workers` is 1)."""
+    this process, on `store` itself, when `workers` is 1), or on `executor` when given (any
+    `concurrent.futures.Executor`: a Dask cluster's is `Client.get_executor()`)."""
+    if executor is not None:
+        _submit_all(executor, jobs, 2 * max(workers, 1), on_result)
+        return
     if workers <= 1:
         from .store import pair_row
 
@@ -277,15 +284,19 @@ def _run(store, jobs: Iterator[tuple], workers: int, on_result: Callable[[tuple]
         return
     # spawn, not fork: the parent holds threads (encoder, usearch) that fork would copy mid-flight.
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        running = set()
-        for job in jobs:
-            running.add(pool.submit(compare_stored, job))
-            if len(running) >= 2 * workers:
-                done, running = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    on_result(future.result())
-        for future in running:
-            on_result(future.result())
+        _submit_all(pool, jobs, 2 * workers, on_result)
+
+
+def _submit_all(executor: Executor, jobs: Iterator[tuple], in_flight: int, on_result: Callable[[tuple], None]) -> None:
+    running: set = set()
+    for job in jobs:
+        running.add(executor.submit(compare_stored, job))
+        if len(running) >= in_flight:
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                on_result(future.result())
+    for future in running:
+        on_result(future.result())
 
 
 def _story_vectors(store) -> Callable[[Document], np.ndarray]:
@@ -304,26 +315,29 @@ def _story_vectors(store) -> Callable[[Document], np.ndarray]:
 
 
 def scan(target, options: Options | None = None, progress: Progress | None = None, *, since: str = "",
-         until: str = "", workers: int | None = None) -> ScanReport:
+         until: str = "", workers: int | None = None, executor: Executor | None = None) -> ScanReport:
     """Find every derived pair among the articles of a store (a `Store`), or of `Article`s,
     documents or paths (added to a temporary store first), then group them into reuse families and
-    stories. `since`/`until` (ISO dates) bound the articles scanned and their candidates."""
+    stories. `since`/`until` (ISO dates) bound the articles scanned and their candidates.
+
+    Pairs are aligned in `workers` local processes, or on `executor` (say a Dask cluster's
+    `Client.get_executor()`, whose workers must see the store's file at the same path)."""
     from .store import Store
 
     options = options or load_options()
     progress = progress or _none
     if isinstance(target, Store):
-        return _scan_store(target, options, progress, since, until, workers)
+        return _scan_store(target, options, progress, since, until, workers, executor)
     with tempfile.TemporaryDirectory(prefix="wiretrace-scan-") as tmp:
         db = Path(tmp) / "scan.db"
         options = replace(options, store=replace(options.store, path=str(db)))
         add_articles(target, options, progress)
         with Store(db) as store:
-            return _scan_store(store, options, progress, since, until, workers)
+            return _scan_store(store, options, progress, since, until, workers, executor)
 
 
 def _scan_store(store, options: Options, progress: Progress, since: str, until: str,
-                workers: int | None) -> ScanReport:
+                workers: int | None, executor: Executor | None = None) -> ScanReport:
     from .index import CandidateIndex
 
     started = time.perf_counter()
@@ -351,7 +365,7 @@ def _scan_store(store, options: Options, progress: Progress, since: str, until: 
 
             workers = workers or options.scan.workers or os.cpu_count() or 1
             jobs = max(1, len(pairs) // max(options.scan.batch, 1))
-            _run(store, _jobs(store, pairs, options), min(workers, jobs), on_result)
+            _run(store, _jobs(store, pairs, options), min(workers, jobs), on_result, executor)
             state.mark(todo, digest)
             report.timings["compare"] = time.perf_counter() - t0
         t0 = time.perf_counter()
