@@ -255,6 +255,14 @@ def test_synth_generates_originals_when_the_real_runs_run_out(tmp_path):
     assert all("origin" not in t for t in truth if t["kind"] != "original")
 
 
+def test_a_paraphrased_rewrite_drops_a_sentence_that_is_all_parenthesis():
+    body = ["The mayor said the bridge would open on Monday after repairs.", "(AP Photo/Staff, File)",
+            "Traffic had been diverted through the centre for weeks."] * 2
+    for seed in range(20):
+        out = synth.rewrite("paraphrased", body, random.Random(seed))
+        assert out and all(s.strip() for s in out)
+
+
 def test_eval_knows_the_corpus_sets(tmp_path):
     with pytest.raises(InputError, match="ecbplus"):
         evaluate("nothing", tmp_path)

@@ -362,6 +362,8 @@ def _paraphrase_all(sentences: list[str], rng: random.Random) -> list[str]:
         if len(sentences) > 4 and rng.random() < 0.12:
             continue
         p = paraphrase(s, rng)
+        if not p:  # the sentence was all parenthesis (a photo credit): nothing left to say
+            continue
         if out and len(p.split()) < 12 and len(out[-1].split()) < 14 and rng.random() < 0.5:
             out[-1] = out[-1].rstrip(".!?") + "; " + p[0].lower() + p[1:]
         else:
