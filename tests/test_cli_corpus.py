@@ -2,15 +2,19 @@
 
 import csv
 import json
+import random
+import re
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from wiretrace import synth
 from wiretrace.cli import app
 from wiretrace.evaluate import evaluate
 from wiretrace.errors import InputError
+from wiretrace.options import load_options
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "wiretrace" / "examples"
 NAMES = ["wire_original", "verbatim_reprint", "light_edit", "changed_facts", "independent"]
@@ -199,6 +203,64 @@ def test_synth_writes_articles_and_truth(tmp_path):
 def test_synth_refuses_more_originals_than_the_real_text_gives(tmp_path):
     result = run("synth", 5000, tmp_path / "big", "--from", EXAMPLES)
     assert result.exit_code == 2 and "originals" in result.stderr
+
+
+def _five_grams(sentence):
+    words = [w.lower() for w in re.findall(r"\w+", sentence)]
+    return {tuple(words[i : i + 5]) for i in range(len(words) - 4)}
+
+
+def _generate(seed, count=6):
+    options = load_options(env={}, overrides={"fingerprint": {"model": "none"}})
+    bodies = synth.body_sentences(synth.real_articles([EXAMPLES], options), options)
+    rng, used = random.Random(seed), synth.UsedText()
+    real = synth.originals(bodies, rng, used)
+    chain = synth.MarkovChain((s for body in bodies for s in body), used)
+    return bodies, real, synth.generated_originals(count, chain, rng, used)
+
+
+def test_generated_originals_are_new_text_and_share_no_run_of_five_words():
+    bodies, real, generated = _generate(3)
+    assert len(generated) == 6 and all(5 <= len(body) <= 10 for body in generated)
+    assert generated == _generate(3)[2] and generated != _generate(4)[2]
+    real_grams = set().union(*(_five_grams(s) for body in bodies for s in body))
+    earlier = [s for body in real for s in body]
+    for body in generated:
+        for sentence in body:
+            assert sentence[-1] in ".!?" and len(re.findall(r"\w+", sentence)) >= 8
+            assert not _five_grams(sentence) & real_grams, sentence
+            for other in earlier:  # no run of five words shared with an earlier original
+                assert not _five_grams(sentence) & _five_grams(other), (sentence, other)
+            grams = synth_shingles(sentence)
+            used = set().union(*map(synth_shingles, earlier)) if earlier else set()
+            assert 3 * len(grams & used) <= len(grams), sentence
+            earlier.append(sentence)
+
+
+def synth_shingles(text):
+    words = [w.lower() for w in re.findall(r"\w+", text)]
+    return {tuple(words[i : i + 3]) for i in range(len(words) - 2)}
+
+
+def test_synth_generates_originals_when_the_real_runs_run_out(tmp_path):
+    results = [run("synth", 24, tmp_path / name, "--from", EXAMPLES, "--seed", 5) for name in ("a", "b")]
+    assert all(r.exit_code == 0 for r in results), results[0].output
+    for name in ("articles.jsonl", "truth.jsonl"):
+        assert (tmp_path / "a" / name).read_text() == (tmp_path / "b" / name).read_text()
+    truth = [json.loads(x) for x in (tmp_path / "a" / "truth.jsonl").read_text().splitlines()]
+    origins = [t["origin"] for t in truth if t["kind"] == "original"]
+    real = len(_generate(5, count=0)[1])  # every real run is used before any is generated
+    assert len(truth) == 24 and origins.count("real") == real and origins.count("generated") == 12 - real > 0
+    assert f"original {real}, generated {12 - real}," in results[0].stderr
+    assert all("origin" not in t for t in truth if t["kind"] != "original")
+
+
+def test_a_paraphrased_rewrite_drops_a_sentence_that_is_all_parenthesis():
+    body = ["The mayor said the bridge would open on Monday after repairs.", "(AP Photo/Staff, File)",
+            "Traffic had been diverted through the centre for weeks."] * 2
+    for seed in range(20):
+        out = synth.rewrite("paraphrased", body, random.Random(seed))
+        assert out and all(s.strip() for s in out)
 
 
 def test_eval_knows_the_corpus_sets(tmp_path):
