@@ -306,8 +306,9 @@ def _hashed(features: _Features, options: ClusterOptions) -> np.ndarray:
 
 
 def _neighbour_edges(features: _Features, options: ClusterOptions, threshold: float,
-                     block: int = 1024) -> list[tuple[int, int]]:
-    """Pairs among each article's nearest neighbours whose exact similarity reaches `threshold`."""
+                     block: int = 1024) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs among each article's nearest neighbours whose exact similarity reaches `threshold`:
+    positions i, j and the similarity."""
     rows = _hashed(features, options)
     n, k = len(rows), min(options.neighbours, len(rows) - 1)
     edges = []
@@ -321,9 +322,29 @@ def _neighbour_edges(features: _Features, options: ClusterOptions, threshold: fl
         # The hashed estimate is rough: only clearly hopeless pairs are skipped before the exact score.
         close = approx[i - lo, j] >= threshold - 0.15
         i, j = i[close], j[close]
-        hit = _pair_similarity(features, i, j, options) >= threshold
-        edges.extend(zip(i[hit].tolist(), j[hit].tolist()))
-    return edges
+        sim = _pair_similarity(features, i, j, options)
+        hit = sim >= threshold
+        edges.append((i[hit], j[hit], sim[hit]))
+    return tuple(np.concatenate([e[x] for e in edges]) for x in range(3))
+
+
+def _sparse_split(n: int, edges: tuple[np.ndarray, np.ndarray, np.ndarray], floor: float,
+                  limit: int) -> list[np.ndarray]:
+    """Components of the graph of `edges` at `floor`, oversize ones split by raising the floor:
+    the same as `_split`, on the neighbour edges only (never a dense matrix of a whole component)."""
+    i, j, sim = edges
+    out, todo = [], [(np.arange(n), floor)]
+    while todo:
+        index, level = todo.pop()
+        local = np.full(n, -1)
+        local[index] = np.arange(len(index))
+        keep = (local[i] >= 0) & (local[j] >= 0) & (sim >= level)
+        for g in _components(len(index), zip(local[i[keep]], local[j[keep]])):
+            if len(g) > limit:
+                todo.append((index[g], level + 0.05))
+            else:
+                out.append(index[g])
+    return sorted(out, key=lambda g: int(g[0]))
 
 
 def _split(features: _Features, index: np.ndarray, options: ClusterOptions, floor: float) -> list[np.ndarray]:
@@ -370,10 +391,7 @@ def _groups(features: _Features, options: ClusterOptions, floor: float) -> list[
     n = len(features.ids)
     if n <= options.dense_limit:
         return _split(features, np.arange(n), options, floor)
-    groups = []
-    for component in _components(n, _neighbour_edges(features, options, floor)):
-        groups.extend(_split(features, component, options, floor) if len(component) > 1 else [component])
-    return groups
+    return _sparse_split(n, _neighbour_edges(features, options, floor), floor, options.max_component)
 
 
 def _clusters(features: _Features, groups: list[np.ndarray], options: ClusterOptions, threshold: float,
