@@ -1,12 +1,22 @@
 """Stories and reuse families, and the clustering metrics they are measured with."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import adjusted_rand_score
 
-from wiretrace.cluster import Pair, average_linkage, average_linkage_reference, cluster_stories, reuse_families
+from wiretrace.cluster import (
+    Pair,
+    _features,
+    average_linkage,
+    average_linkage_reference,
+    cluster_stories,
+    reuse_families,
+    story_similarity,
+)
 from wiretrace.corpus_eval import adjusted_rand, bcubed
 from wiretrace.models import Article
 from wiretrace.options import ClusterOptions
@@ -106,6 +116,60 @@ def test_stories_do_not_depend_on_input_order(order):
     options = ClusterOptions(story_threshold=0.2, semantic_weight=0.5)
     assert cluster_stories([docs[i] for i in order], vectors, options) == cluster_stories(docs, vectors, options)
 
+
+
+# Two events of one kind: the same earthquake report, told of two cities. Against a corpus of other
+# news every earthquake word is rare, so they look like one story; within their topic those words are
+# common and the cities and mayors tell the two apart.
+QUAKE = ("A strong earthquake shook the coastal region before dawn, collapsing houses and cutting power, "
+         "and rescuers searched the rubble for survivors.")
+CITIES = {"lima": "In Lima, Mayor Castillo opened shelters at the Plaza Mayor for families from Callao.",
+          "quito": "In Quito, Mayor Moreno opened shelters at the Carolina stadium for families from Cumbaya."}
+
+
+def quake_docs():
+    docs = story_docs()
+    words = QUAKE.split()
+    for city, line in CITIES.items():
+        for k in range(3):
+            text = f"Earthquake report {k}\n\n{QUAKE} {' '.join(words[k:] + words[:k])}. {line}\n"
+            docs.append(segment(Article(id=f"{city}-{k}", text=text)))
+    return docs
+
+
+def test_the_topic_pass_tells_two_events_of_one_kind_apart():
+    two_pass = ClusterOptions(topic_threshold=0.1, story_threshold=0.55)
+    stories = cluster_stories(quake_docs(), {}, two_pass)
+    for city in CITIES:
+        assert len({stories[f"{city}-{k}"] for k in range(3)}) == 1
+    assert stories["lima-0"] != stories["quito-0"]
+    assert len(set(stories.values())) == 5
+    one_pass = cluster_stories(quake_docs(), {}, replace(two_pass, topic_threshold=0.0))
+    assert one_pass["lima-0"] == one_pass["quito-0"]  # the corpus IDF alone merges them
+
+
+def test_local_idf_weighs_what_a_group_shares_least():
+    features = _features(quake_docs(), {}, ClusterOptions())
+    group = np.array([k for k, i in enumerate(features.ids) if i.split("-")[0] in CITIES])
+    corpus = story_similarity(features, group, ClusterOptions())
+    local = story_similarity(features, group, ClusterOptions(), local=True)
+    lima, quito = np.arange(3), np.arange(3, 6)  # ids sort lima-* before quito-*
+    between = np.ix_(lima, quito)
+    assert (local[between] < corpus[between] - 0.02).all()
+    within = np.ix_(lima, lima)
+    assert local[within].mean() - local[between].mean() > corpus[within].mean() - corpus[between].mean()
+    assert np.allclose(np.diag(local), 1.0) and np.allclose(local, local.T)
+
+
+def test_neighbour_path_agrees_with_the_dense_path():
+    docs = quake_docs()
+    options = ClusterOptions(topic_threshold=0.1, story_threshold=0.55)
+    dense = cluster_stories(docs, {}, options)
+    assert cluster_stories(docs, {}, replace(options, dense_limit=4, neighbours=len(docs))) == dense
+    # Oversize topics are split by raising the floor on the neighbour edges, never merged.
+    small = cluster_stories(docs, {}, replace(options, dense_limit=4, neighbours=len(docs), max_component=2))
+    assert len(set(small.values())) >= len(set(dense.values()))
+    assert all(sum(s == story for s in small.values()) <= 2 for story in set(small.values()))
 
 # --- reuse families ------------------------------------------------------------------------------
 

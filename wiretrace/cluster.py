@@ -7,6 +7,14 @@ of the two cosines. Average linkage is the guard against chaining: two groups me
 members are similar *on average*, so a run of pairwise-similar articles A~B~C~D does not become one
 story the way single linkage would make it.
 
+Clustering runs twice. The first pass, at the low `topic_threshold`, finds *topics*: groups of
+articles on one kind of news (earthquakes, one team's transfers), with the IDF of the whole corpus.
+Two events of one kind share most of their vocabulary, and corpus-wide that vocabulary is rare, so
+it dominates the cosine and the two events look alike. The second pass therefore recomputes the IDF
+from the topic's own articles: the words every article of the topic uses weigh little, and what
+separates its events (who, where, which numbers) weighs most; it then clusters the topic into
+stories at `story_threshold`.
+
 A **reuse family** is a text lineage: a directed tree from an original to its reprints and rewrites
 (and theirs). `reuse_families` builds it from derived pairs (the verdicts of `compare`) with these
 rules, each a guard against chaining unrelated articles together:
@@ -72,7 +80,8 @@ def _options(options: Options | ClusterOptions | None) -> ClusterOptions:
 class _Features:
     ids: list[str]
     semantic: np.ndarray  # (n, dim) unit rows (zero rows for articles without embeddings)
-    terms: list[tuple[np.ndarray, np.ndarray]]  # unit TF-IDF vectors: sorted term ids, weights
+    counts: list[tuple[np.ndarray, np.ndarray]]  # weighted term counts: sorted term ids, counts
+    terms: list[tuple[np.ndarray, np.ndarray]]  # unit TF-IDF vectors (corpus IDF): term ids, weights
     vocabulary: int
     days: np.ndarray  # publication day numbers, nan when unknown
 
@@ -133,19 +142,25 @@ def _features(docs: Iterable[Document], vectors, options: ClusterOptions) -> _Fe
     # Term ids in sorted-term order, so that they too are independent of the input order.
     order = np.empty(len(terms), dtype=np.int64)
     order[[terms[t] for t in sorted(terms)]] = np.arange(len(terms))
-    df = np.zeros(len(terms))
+    counts = []
     for r in rows:
-        df[r[2]] += 1
-    idf = np.log((1 + len(rows)) / (1 + df)) + 1.0
-    vectors_ = []
-    for r in rows:
-        weights = np.log1p(r[3]) * idf[r[2]]
-        weights /= max(float(np.linalg.norm(weights)), 1e-12)
         keys = order[r[2]]
         sort = np.argsort(keys)
-        vectors_.append((keys[sort], weights[sort]))
+        counts.append((keys[sort], r[3][sort]))
     days = np.array([r[4] for r in rows], dtype=np.float64)
-    return _Features(ids, semantic, vectors_, len(terms), days)
+    return _Features(ids, semantic, counts, _tfidf(counts), len(terms), days)
+
+
+def _tfidf(counts: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Unit TF-IDF vectors (sublinear tf, smoothed IDF) with the IDF taken from these rows only."""
+    keys, df = np.unique(np.concatenate([c[0] for c in counts]) if counts else np.zeros(0, np.int64),
+                         return_counts=True)
+    idf = np.log((1 + len(counts)) / (1 + df)) + 1.0
+    out = []
+    for ids, values in counts:
+        weights = np.log1p(values) * idf[np.searchsorted(keys, ids)]
+        out.append((ids, weights / max(float(np.linalg.norm(weights)), 1e-12)))
+    return out
 
 
 def _tfidf_gram(rows: list[tuple[np.ndarray, np.ndarray]], chunk: int = 4096) -> np.ndarray:
@@ -188,12 +203,15 @@ def _date_factor(a: np.ndarray, b: np.ndarray, options: ClusterOptions) -> np.nd
     return np.where(far, 1.0 - options.date_penalty, 1.0)
 
 
-def story_similarity(features: _Features, index: np.ndarray, options: ClusterOptions) -> np.ndarray:
-    """The blended similarity of every pair among the articles at positions `index`."""
+def story_similarity(features: _Features, index: np.ndarray, options: ClusterOptions,
+                     local: bool = False) -> np.ndarray:
+    """The blended similarity of every pair among the articles at positions `index`; `local`:
+    with the IDF of those articles instead of the corpus's (the second pass)."""
     w = options.semantic_weight
     sem = features.semantic[index]
     sim = w * (sem @ sem.T).astype(np.float64)
-    sim += (1.0 - w) * _tfidf_gram([features.terms[i] for i in index])
+    terms = _tfidf([features.counts[i] for i in index]) if local else [features.terms[i] for i in index]
+    sim += (1.0 - w) * _tfidf_gram(terms)
     days = features.days[index]
     return sim * _date_factor(days[:, None], days[None, :], options)
 
@@ -287,8 +305,10 @@ def _hashed(features: _Features, options: ClusterOptions) -> np.ndarray:
     return np.hstack([math.sqrt(w) * features.semantic, math.sqrt(1 - w) * hashed])
 
 
-def _neighbour_edges(features: _Features, options: ClusterOptions, block: int = 1024) -> list[tuple[int, int]]:
-    """Pairs among each article's nearest neighbours whose exact similarity reaches the threshold."""
+def _neighbour_edges(features: _Features, options: ClusterOptions, threshold: float,
+                     block: int = 1024) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs among each article's nearest neighbours whose exact similarity reaches `threshold`:
+    positions i, j and the similarity."""
     rows = _hashed(features, options)
     n, k = len(rows), min(options.neighbours, len(rows) - 1)
     edges = []
@@ -300,17 +320,36 @@ def _neighbour_edges(features: _Features, options: ClusterOptions, block: int = 
         i = np.repeat(np.arange(lo, lo + len(near)), k)
         j = near.ravel()
         # The hashed estimate is rough: only clearly hopeless pairs are skipped before the exact score.
-        close = approx[i - lo, j] >= options.story_threshold - 0.15
+        close = approx[i - lo, j] >= threshold - 0.15
         i, j = i[close], j[close]
-        hit = _pair_similarity(features, i, j, options) >= options.story_threshold
-        edges.extend(zip(i[hit].tolist(), j[hit].tolist()))
-    return edges
+        sim = _pair_similarity(features, i, j, options)
+        hit = sim >= threshold
+        edges.append((i[hit], j[hit], sim[hit]))
+    return tuple(np.concatenate([e[x] for e in edges]) for x in range(3))
 
 
-def _split(features: _Features, index: np.ndarray, options: ClusterOptions) -> list[np.ndarray]:
-    """Components of `index` linked at the threshold, oversize ones split by raising the floor."""
+def _sparse_split(n: int, edges: tuple[np.ndarray, np.ndarray, np.ndarray], floor: float,
+                  limit: int) -> list[np.ndarray]:
+    """Components of the graph of `edges` at `floor`, oversize ones split by raising the floor:
+    the same as `_split`, on the neighbour edges only (never a dense matrix of a whole component)."""
+    i, j, sim = edges
+    out, todo = [], [(np.arange(n), floor)]
+    while todo:
+        index, level = todo.pop()
+        local = np.full(n, -1)
+        local[index] = np.arange(len(index))
+        keep = (local[i] >= 0) & (local[j] >= 0) & (sim >= level)
+        for g in _components(len(index), zip(local[i[keep]], local[j[keep]])):
+            if len(g) > limit:
+                todo.append((index[g], level + 0.05))
+            else:
+                out.append(index[g])
+    return sorted(out, key=lambda g: int(g[0]))
+
+
+def _split(features: _Features, index: np.ndarray, options: ClusterOptions, floor: float) -> list[np.ndarray]:
+    """Components of `index` linked at `floor`, oversize ones split by raising the floor."""
     sim = story_similarity(features, index, options)
-    floor = options.story_threshold
     while True:
         links = np.argwhere(np.triu(sim >= floor, 1))
         groups = _components(len(index), map(tuple, links))
@@ -333,21 +372,38 @@ def cluster_stories(docs: Iterable[Document], vectors: Mapping[str, np.ndarray] 
     n = len(features.ids)
     if not n:
         return {}
-    if n <= options.dense_limit:
-        groups = _split(features, np.arange(n), options)
-    else:
-        groups = []
-        for component in _components(n, _neighbour_edges(features, options)):
-            groups.extend(_split(features, component, options) if len(component) > 1 else [component])
+    two_pass = 0 < options.topic_threshold < options.story_threshold
+    floor = options.topic_threshold if two_pass else options.story_threshold
     out: dict[str, str] = {}
-    for group in groups:
-        labels = average_linkage(story_similarity(features, group, options), options.story_threshold)
-        for label in np.unique(labels):
-            members = group[labels == label]
+    for group in _clusters(features, _groups(features, options, floor), options, floor, local=False):
+        stories = _clusters(features, [group], options, options.story_threshold, local=True) if two_pass else [group]
+        for members in stories:
             first = min(members, key=lambda m: (math.isnan(features.days[m]), features.days[m]
                                                 if not math.isnan(features.days[m]) else 0.0, features.ids[m]))
             story = STORY_PREFIX + features.ids[first]
             out.update((features.ids[m], story) for m in members)
+    return out
+
+
+def _groups(features: _Features, options: ClusterOptions, floor: float) -> list[np.ndarray]:
+    """Groups of articles linked at `floor`, each small enough to cluster with a dense matrix:
+    every pair compared up to `dense_limit` articles, nearest neighbours only beyond it."""
+    n = len(features.ids)
+    if n <= options.dense_limit:
+        return _split(features, np.arange(n), options, floor)
+    return _sparse_split(n, _neighbour_edges(features, options, floor), floor, options.max_component)
+
+
+def _clusters(features: _Features, groups: list[np.ndarray], options: ClusterOptions, threshold: float,
+              local: bool) -> list[np.ndarray]:
+    """Average-linkage clusters at `threshold` inside each group (positions, ascending)."""
+    out = []
+    for group in groups:
+        if len(group) < 2:
+            out.append(group)
+            continue
+        labels = average_linkage(story_similarity(features, group, options, local), threshold)
+        out.extend(group[labels == label] for label in np.unique(labels))
     return out
 
 

@@ -156,8 +156,9 @@ def evaluate_ecbplus(folder: Path, options: Options, workers: int, progress) -> 
     baselines = {"TF-IDF average linkage, tuned here": tuned[0]}
     notes = [f"{len(docs)} documents, {len(set(gold.values()))} gold stories (topic + ecb/ecbplus), "
              "clustered all at once",
-             f"wiretrace: cluster.story_threshold {options.cluster.story_threshold}, semantic_weight "
-             f"{options.cluster.semantic_weight} (defaults tuned on this development set)",
+             f"wiretrace: cluster.topic_threshold {options.cluster.topic_threshold}, story_threshold "
+             f"{options.cluster.story_threshold}, semantic_weight {options.cluster.semantic_weight} "
+             "(defaults tuned on this development set)",
              f"baseline threshold {tuned[1]:.2f}: the best of {len(grid)} tried, on this data (optimistic)"]
     predictions = [{"doc": x.article.id, "story": pred[x.article.id], "gold": x.story} for x in items]
     return EvalReport("ecbplus", str(folder), len(docs), metrics, baselines, ANCHORS["ecbplus"], None,
