@@ -8,9 +8,9 @@ fixed per bin (the same for every document), so two documents' signatures agree 
 probability their Jaccard similarity, as with `num_perm` independent permutations, at the cost of
 one hash per shingle instead of `num_perm`.
 
-`signatures` does a whole batch in one set of numpy calls: the texts are joined, tokenised on
-their code points (the words `fingerprint.words` finds, by the same rule), and each distinct token
-is keyed (`fingerprint`'s NFKC, lower-cased key) and hashed once. `signature_reference` is the slow,
+`signatures` does a batch of texts (about a megabyte of them) per set of numpy calls: the texts
+are joined, tokenised on their code points (the words `fingerprint.words` finds, by the same
+rule), and each distinct token is keyed (`fingerprint`'s NFKC, lower-cased key) once per process. `signature_reference` is the slow,
 obviously correct version the tests hold it to.
 """
 
@@ -28,7 +28,6 @@ EMPTY = np.uint32(0xFFFFFFFF)  # every slot of the signature of an article witho
 _TOP = 0xFFFFFFFE  # the largest slot value of a set with members
 _MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93], dtype=np.uint64)
 _PROBE_SEED = 0x5851F42D4C957F2D
-_WORD_CHAR = re.compile(r"\w")
 _JOINERS = np.array([ord(c) for c in "’'."], dtype=np.uint32)  # inside a word between word characters
 _POLY = 0x100000001B3  # odd: invertible modulo 2**64
 _M64 = (1 << 64) - 1
