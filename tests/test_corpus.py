@@ -135,3 +135,26 @@ def test_scan_runs_on_a_dask_cluster(scanned, tmp_path):
         api.add([EXAMPLES / f"{name}.txt" for name in COPIES + OTHERS], store, LEXICAL)
         scan(store, LEXICAL, executor=client.get_executor())
     assert _stored_pairs(tmp_path / "d.db") == _stored_pairs(db)
+
+
+@pytest.mark.parametrize("window", [0.0, 2.0])
+def test_scan_candidates_are_each_articles_own_query(tmp_path, window):
+    """`scan` takes all candidates at once; they are the pairs querying article by article gives."""
+    from dataclasses import replace
+
+    from wiretrace.corpus import _candidate_pairs
+    from wiretrace.index import CandidateIndex, Filters
+
+    options = replace(LEXICAL, scan=replace(LEXICAL.scan, window_days=window, candidates=2))
+    with Store(tmp_path / "c.db") as store:
+        api.add([EXAMPLES / f"{name}.txt" for name in COPIES + OTHERS], store, options)
+        index = CandidateIndex.open(store, options)
+        todo = sorted(store.ids())
+        found = _candidate_pairs(store, index, todo, options, "", "", lambda n: None)
+        expected = set()
+        for i in todo:
+            article = store.get_article(i)
+            for c in index.query(store.signature(i), store.vectors(i), k=2,
+                                 filters=Filters(window=window or None).around(article.published), exclude=(i,)):
+                expected.add(tuple(sorted((i, c.id))))
+    assert found == sorted(expected) and len(found) >= 3

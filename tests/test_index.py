@@ -1,9 +1,16 @@
-"""Candidate retrieval: the LSH index agrees with the exact reference; filters; the sentence part."""
+"""Candidate retrieval: the LSH index agrees with the exact reference; signatures agree with their
+reference; all-pairs agrees with per-article queries; filters; the sentence part."""
+
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from wiretrace.index import CandidateIndex, Filters, exact_candidates, jaccard, minhash, shingle_hashes, signature
+from wiretrace import fingerprint as fp
+from wiretrace import minhash as mh
+from wiretrace.index import (CandidateIndex, Filters, exact_candidates, jaccard, minhash, shingle_hashes, signature,
+                             signatures)
 from wiretrace.models import Article
 from wiretrace.options import IndexOptions, load_options
 from wiretrace.segment import segment
@@ -138,3 +145,135 @@ def test_vectorised_bucket_search_agrees_with_the_band_by_band_reference():
             assert fast.tolist() == bands.collisions_reference(signatures, signatures[k], cap).tolist()
             if cap == 200:  # no bucket is over the cap: an article always shares its own buckets
                 assert k in fast
+
+
+# --- signatures ----------------------------------------------------------------------------------
+
+TEXTS = [
+    "",
+    "one",
+    "one two",
+    "The U.S. council's plan: it’s the mayor’s Plan, and THE PLAN.",
+    "ﬁre ＦＵＬＬＷＩＤＴＨ café CAFÉ cafe\u0301 a..b x_y 12,300 ١٢٣ ﷺ",
+    "وزیر اعظم نے کہا کہ\u00a0معیشت بہتر ہو رہی ہے اور مہنگائی کم ہوگی",
+    "a.'b 'quoted' end. Stop.\nNew line\tand tab",
+]
+
+
+def test_vectorised_signatures_equal_the_reference():
+    docs = corpus(30, seed=11)
+    texts = TEXTS + [mh.body_text(d) for d in docs]
+    batch = mh.signatures_of_texts(texts)
+    for text, sig in zip(texts, batch):
+        assert sig.tolist() == mh.signature_reference(text).tolist(), text
+    # one text at a time, in a batch, and through the shingle hashes: the same signature
+    assert (np.stack([signature(d, LEXICAL) for d in docs]) == signatures(docs, LEXICAL)).all()
+    for text, sig in zip(texts[1:], batch[1:]):
+        assert minhash(shingle_hashes(text)).tolist() == sig.tolist()
+
+
+def test_signatures_of_long_batches_are_split_without_changing_them(monkeypatch):
+    texts = [mh.body_text(d) for d in corpus(20, seed=2)]
+    whole = mh.signatures_of_texts(texts)
+    monkeypatch.setattr(mh, "_BATCH_CHARS", 500)  # a few texts per set of numpy calls
+    assert (mh.signatures_of_texts(texts) == whole).all()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="ab Zé’'._-\n\u00a0١ﬁ" + "\u0301", max_size=60))
+def test_code_point_tokens_are_the_regex_words(text):
+    cp = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    starts, ends = mh._tokens(cp)
+    assert list(zip(starts.tolist(), ends.tolist())) == [(w.start, w.end) for w in fp.words(text)]
+
+
+def test_empty_text_has_the_empty_signature_and_no_set_with_members_does():
+    sig = mh.signatures_of_texts(["", "just a few words here"])
+    assert (sig[0] == mh.EMPTY).all() and not (sig[1] == mh.EMPTY).any()
+
+
+def test_densification_fills_every_slot_from_the_sets_own_bins():
+    one = minhash(np.array([12345], dtype=np.uint64))
+    assert len(set(one.tolist())) == 1  # a single member: every slot holds its value
+    few = np.arange(1, 6, dtype=np.uint64)
+    values = (mh._mix(few ^ np.uint64(mh._PROBE_SEED)) & np.uint64(0xFFFFFFFF)).tolist()
+    assert set(minhash(few).tolist()) == set(values)  # each member's value, and nothing else
+
+
+def test_densified_estimates_of_small_sets_are_unbiased():
+    """Sets much smaller than the signature leave most bins empty; the estimate stays unbiased only
+    if an empty bin copies from the same bins in every set."""
+    rng = np.random.default_rng(4)
+    for shared, own in ((6, 2), (4, 4), (2, 6)):
+        exact = shared / (shared + 2 * own)
+        estimates = []
+        for _ in range(300):
+            common = rng.integers(0, 2**63, shared, dtype=np.uint64)
+            a = np.concatenate([common, rng.integers(0, 2**63, own, dtype=np.uint64)])
+            b = np.concatenate([common, rng.integers(0, 2**63, own, dtype=np.uint64)])
+            estimates.append(float((minhash(a) == minhash(b)).mean()))
+        assert abs(np.mean(estimates) - exact) < 0.04, (shared, own, exact, np.mean(estimates))
+
+
+def test_densification_probes_do_not_depend_on_the_document():
+    """Two sets whose members fall in the same bins copy each empty bin from the same bin."""
+    a = np.arange(1, 9, dtype=np.uint64)
+    mixed = mh._mix(a ^ np.uint64(mh._PROBE_SEED))
+    bins = ((mixed >> np.uint64(32)) * np.uint64(128)) >> np.uint64(32)
+    one = mh._one_permutation(mixed, np.zeros(8, np.int64), 1, 128)[0]
+    # The same bins with other values (top bits kept, low 32 bits changed).
+    other = (mixed & np.uint64(0xFFFFFFFF00000000)) | (np.uint64(7) + np.arange(8, dtype=np.uint64))
+    two = mh._one_permutation(other, np.zeros(8, np.int64), 1, 128)[0]
+    donor_one = {v: b for v, b in zip((mixed & np.uint64(0xFFFFFFFF)).tolist(), bins.tolist())}
+    donor_two = {v: b for v, b in zip((other & np.uint64(0xFFFFFFFF)).tolist(), bins.tolist())}
+    assert [donor_one[v] for v in one.tolist()] == [donor_two[v] for v in two.tolist()]
+
+
+# --- all pairs at once ---------------------------------------------------------------------------
+
+
+def _mixed_index(options=None, semantic=False):
+    """Copies, replaced ids, an article without words, dates and outlets: every case `query` filters."""
+    docs = corpus(50, seed=9)
+    extra = [segment(Article(id=f"copy{k}", text=docs[k].article.text), LEXICAL.segment) for k in range(6)]
+    blank = segment(Article(id="blank", text="Title\n\n...\n"), LEXICAL.segment)
+    docs = docs + extra + [blank]
+    days = ["2024-03-01", "2024-03-04", "2024-03-20", "", "2024-02-27T10:00:00"]
+    meta = [("Wire" if k % 3 else "Blog", days[k % len(days)]) for k in range(len(docs))]
+    rng = np.random.default_rng(6)
+    if semantic:
+        base = {d.article.id: rng.normal(size=(max(len(d.body), 1), 16)).astype(np.float32) for d in docs}
+        vectors = [base[f"a{k}"] if d.article.id.startswith("copy") and (k := int(d.article.id[4:])) % 2 else
+                   base[d.article.id] for d in docs]
+        vectors = [v / np.linalg.norm(v, axis=1, keepdims=True) for v in vectors]
+    else:
+        vectors = [np.zeros((len(d.body), 1), np.float32) for d in docs]
+    index = CandidateIndex(options or LEXICAL.index, LEXICAL.fingerprint.num_perm, dim=16 if semantic else 1)
+    index.add([d.article.id for d in docs], [signature(d, LEXICAL) for d in docs], vectors, meta)
+    # Replaced: a copy whose text changed (the old row stays in the index, dead).
+    again = segment(Article(id="copy0", text=docs[1].article.text), LEXICAL.segment)
+    index.add(["copy0"], [signature(again, LEXICAL)], [vectors[1]], [("Wire", "2024-03-02")])
+    vectors[docs.index(extra[0])] = vectors[1]
+    return index, [d.article.id for d in docs], dict(zip([d.article.id for d in docs], vectors))
+
+
+@pytest.mark.parametrize("semantic", [False, True])
+@pytest.mark.parametrize("filters", [Filters(), Filters(window=3), Filters(since="2024-03-01", until="2024-03-10"),
+                                     Filters(outlets=("Wire",)), Filters(exclude_outlets=("Wire",), window=30)])
+@pytest.mark.parametrize("k", [2, 50])
+def test_all_pairs_give_what_each_article_query_gives(semantic, filters, k):
+    options = IndexOptions(bucket_cap=4, min_semantic=0.2, min_cosine=0.5) if semantic else IndexOptions(bucket_cap=4)
+    index, ids, vectors = _mixed_index(options, semantic)
+    asked = ids[::2] + ["copy0", "blank"]
+    found = index.pairs(asked, k, filters, [vectors[i] for i in asked] if semantic else None).by_query()
+    expected = {}
+    for i in asked:
+        row = index._rows[i]
+        got = index.query(index._signatures[row], vectors[i] if semantic else np.zeros((0, 1)), k,
+                          filters.around(index.meta[row][1]), exclude=(i,))
+        if got:
+            expected[i] = got
+    assert found == expected
+    assert sum(map(len, expected.values())) >= 10  # the corpus does hold candidates
+    if semantic:
+        assert any(c.semantic > 0 and c.lexical == 0 for cs in expected.values() for c in cs)

@@ -15,7 +15,7 @@ from . import fingerprint as fp
 from .align import embedding_texts
 from .corpus import compare_documents
 from .errors import InputError, NotFoundError
-from .index import CandidateIndex, Filters, signature
+from .index import CandidateIndex, Filters, signature, signatures
 from .ingest import iter_articles, read_article
 from .models import NOT_DERIVED, Article, Comparison, Document
 from .options import Options, load_options
@@ -88,12 +88,12 @@ def add(paths, store, options: Options | None = None, progress=None) -> AddRepor
     encoder = fp.get_encoder(options.fingerprint)
     store.check_fingerprint(encoder.name, encoder.dim, options.fingerprint.num_perm)
     report, start, cache = AddReport(), time.perf_counter(), fp.VectorCache()
-    for docs, signatures, errors in _prepared(paths, options):
+    for docs, sigs, errors in _prepared(paths, options):
         stored = store.stored_hashes([d.article.id for d in docs])
         # Unchanged articles are not embedded again: re-adding a corpus costs only the reading.
         new = [k for k, d in enumerate(docs) if stored.get(d.article.id) != text_hash(d.article.text)]
         counts = store.add_documents([docs[k] for k in new], _embed_batch([docs[k] for k in new], options, cache),
-                                     [signatures[k] for k in new])
+                                     [sigs[k] for k in new])
         report.added += counts[0]
         report.replaced += counts.replaced
         report.unchanged += counts[1] + len(docs) - len(new)
@@ -134,7 +134,7 @@ def _prepared(paths, options: Options):
             for items in _chunks(iter_articles(paths, options.ingest), options.store.batch_size):
                 errors = [x for x in items if isinstance(x, InputError)]
                 docs = [segment(x, options.segment) for x in items if not isinstance(x, InputError)]
-                put((docs, [signature(d, options) for d in docs], errors))
+                put((docs, list(signatures(docs, options)), errors))
                 if stop.is_set():
                     return
             put(None)

@@ -3,9 +3,10 @@
 The stages, each a pure function over a batch, so a process pool here and Dask later run the same
 code:
 
-1. **candidates** — for each article to scan, `CandidateIndex.query` (lexical LSH + sentence
-   neighbours) within the time window; the pairs are made unordered and unique, and pairs already
-   stored are skipped.
+1. **candidates** — for the articles to scan, `CandidateIndex.pairs` (lexical LSH + sentence
+   neighbours; each article's top candidates within the time window around it, as
+   `CandidateIndex.query` would give them); the pairs are made unordered and unique, and pairs
+   already stored are skipped.
 2. **compare** — `compare_batch` aligns a batch of pairs from their stored segmentation and
    vectors (nothing is re-embedded) and keeps the ones called derived. Batches are sharded by
    article id (every pair of one article in one batch) and run in `scan.workers` processes.
@@ -191,17 +192,13 @@ def _candidate_pairs(store, index, todo: list[str], options: Options, since: str
     finally:
         known.close()
     pairs: set[tuple[str, str]] = set()
-    for start in range(0, len(todo), 256):
-        chunk = todo[start : start + 256]
-        for article_id in chunk:
-            article = store.get_article(article_id)
-            found = index.query(store.signature(article_id), store.vectors(article_id),
-                                k=options.scan.candidates, filters=filters.around(article.published),
-                                exclude=(article_id,))
-            for c in found:
-                pair = tuple(sorted((article_id, c.id)))
-                if frozenset(pair) not in stored:
-                    pairs.add(pair)
+    # Lexical pairs come from one pass over all buckets; sentence vectors are read and searched
+    # a chunk of articles at a time (lexical-only stores have none to read).
+    for start in range(0, len(todo), 1024):
+        chunk = todo[start : start + 1024]
+        vectors = [store.vectors(i) for i in chunk] if index.semantic else None
+        found = index.pairs(chunk, k=options.scan.candidates, filters=filters, vectors=vectors)
+        pairs.update(p for p in found.unordered() if frozenset(p) not in stored)
         tick(len(chunk))
     return sorted(pairs)
 
@@ -430,7 +427,7 @@ def add_articles(items: Iterable[Article | Document | str | os.PathLike], option
                  progress: Progress | None = None, batch: int = 64) -> tuple[int, int]:
     """Segment, embed and store articles (or the articles in paths) in `options.store.path`.
     Returns ``(added, unchanged)``."""
-    from .index import signature
+    from .index import signatures
     from .ingest import iter_articles
     from .store import Store
 
@@ -451,7 +448,7 @@ def add_articles(items: Iterable[Article | Document | str | os.PathLike], option
             chunk = articles[start : start + batch]
             docs = [a if isinstance(a, Document) else segment(a, options.segment) for a in chunk]
             vectors = _embed_batch(docs, options, cache)
-            counts = store.add_documents(docs, vectors, [signature(d, options) for d in docs])
+            counts = store.add_documents(docs, vectors, list(signatures(docs, options)))
             added, unchanged = added + counts[0], unchanged + counts[1]
             tick(len(chunk))
     return added, unchanged

@@ -21,9 +21,9 @@ import numpy as np
 from .errors import ConfigError, MissingExtraError
 from .options import FingerprintOptions
 
-# Bumped whenever tokens, stems, shingles or the embedding model change: stores built with another
-# scheme cannot be mixed with this one.
-SCHEME = "wt1-usem3-w3"
+# Bumped whenever tokens, stems, shingles, signatures (`minhash`) or the embedding model change:
+# stores built with another scheme cannot be mixed with this one.
+SCHEME = "wt2-usem3-w3-oph"
 
 # Hyphens split words ("social-media" == "social media"); apostrophes and dots ("U.S.") do not.
 _WORD = re.compile(r"\w+(?:[’'.]\w+)*", re.UNICODE)

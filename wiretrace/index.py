@@ -2,8 +2,8 @@
 
 Two kinds of evidence, merged and ranked:
 
-* **lexical** — MinHash signatures of the body's word 3-gram shingles, vectorised in numpy, found
-  through LSH banding. With `num_perm` = 128 split into 64 bands of 2 rows, a pair with Jaccard J
+* **lexical** — MinHash signatures of the body's word 3-gram shingles (`minhash`), found through
+  LSH banding. With `num_perm` = 128 split into 64 bands of 2 rows, a pair with Jaccard J
   lands in a shared bucket with probability 1 - (1 - J²)⁶⁴: 0.998 at J = 0.3 (the overlap of real
   rewrites), 0.93 at J = 0.2, 0.47 at J = 0.1. The many chance collisions this lets in are dropped
   by the full-signature Jaccard estimate (`min_jaccard`), and buckets shared by more than
@@ -13,6 +13,9 @@ Two kinds of evidence, merged and ranked:
   that have a neighbour in it at cosine >= `min_cosine`. This finds paraphrases that share few
   word 3-grams.
 
+`query` asks for one article's candidates; `pairs` answers the same question for many stored
+articles at once (what `scan` needs): every bucket collision of every row is found in one pass over
+the sorted band keys, estimated, filtered and ranked in numpy, giving exactly what `query` would.
 `exact_candidates` is the slow, obviously correct reference for the lexical part: exact Jaccard
 against every stored article.
 
@@ -22,26 +25,26 @@ then renamed; on open, articles added or replaced since it was saved are caught 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from . import fingerprint as fp
+from .minhash import _MIX, EMPTY as _EMPTY, _mix, body_text, jaccard_estimate, minhash, shingle_hashes, signature
+from .minhash import signatures
 from .models import Document
 from .options import IndexOptions, Options
 
-_PRIME = np.uint64((1 << 61) - 1)
-_EMPTY = np.uint32(0xFFFFFFFF)  # every slot of the signature of an article without shingles
+__all__ = ["Candidate", "CandidateIndex", "CandidatePairs", "Filters", "body_text", "exact_candidates", "jaccard",
+           "jaccard_estimate", "minhash", "shingle_hashes", "signature", "signatures"]
+
 _MAX_SENTENCES = 1 << 12  # sentence slots per article in the usearch key space (key = row << 12 | j)
-_MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93], dtype=np.uint64)
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,62 @@ class Candidate:
     lexical: float  # estimated Jaccard of body word 3-grams (0 when only the semantic part found it)
     semantic: float  # share of the query's body sentences with a close neighbour in this article
     score: float  # what candidates are ranked by: max(lexical, semantic)
+
+
+@dataclass(frozen=True, eq=False)
+class CandidatePairs:
+    """What `CandidateIndex.pairs` found: parallel arrays of index rows and scores, each query's
+    candidates together and best first."""
+
+    ids: Sequence[str]  # the index's id of each row
+    query: np.ndarray
+    row: np.ndarray
+    lexical: np.ndarray
+    semantic: np.ndarray
+
+    @classmethod
+    def top(cls, ids: Sequence[str], q: np.ndarray, r: np.ndarray, lex: np.ndarray, sem: np.ndarray,
+            k: int) -> CandidatePairs:
+        """The best `k` of each query's pairs by (-score, id), as `CandidateIndex.query` ranks them."""
+        rank = np.empty(len(ids), dtype=np.int64)
+        rank[sorted(range(len(ids)), key=ids.__getitem__)] = np.arange(len(ids))
+        order = np.lexsort((rank[r], -np.maximum(lex, sem), q))
+        q, r, lex, sem = q[order], r[order], lex[order], sem[order]
+        starts = np.flatnonzero(np.concatenate([[True], q[1:] != q[:-1]])) if len(q) else np.zeros(0, np.int64)
+        keep = _ranges(np.diff(np.append(starts, len(q)))) < k
+        return cls(ids, q[keep], r[keep], lex[keep], sem[keep])
+
+    def __len__(self) -> int:
+        return len(self.query)
+
+    def by_query(self) -> dict[str, list[Candidate]]:
+        found: dict[str, list[Candidate]] = {}
+        rows = zip(self.query.tolist(), self.row.tolist(), self.lexical.tolist(), self.semantic.tolist())
+        for q, r, lex, sem in rows:
+            found.setdefault(self.ids[q], []).append(Candidate(self.ids[r], lex, sem, max(lex, sem)))
+        return found
+
+    def unordered(self) -> set[tuple[str, str]]:
+        """Every pair once, as a sorted tuple of ids."""
+        n = len(self.ids)
+        rows = _unique(np.minimum(self.query, self.row) * n + np.maximum(self.query, self.row))
+        ids = np.asarray(self.ids, dtype=object)
+        a, b = ids[rows // n], ids[rows % n]
+        first = a < b
+        return set(zip(np.where(first, a, b).tolist(), np.where(first, b, a).tolist()))
+
+
+def _merge(n: int, lexical: tuple, semantic: tuple) -> tuple[np.ndarray, ...]:
+    """(query, row, lexical, semantic) for every pair either part found (0 for the other part)."""
+    if not len(semantic[0]):  # the lexical pairs are distinct already
+        return lexical[0], lexical[1], lexical[2], np.zeros(len(lexical[0]))
+    q = np.concatenate([lexical[0], semantic[0]]).astype(np.int64)
+    r = np.concatenate([lexical[1], semantic[1]]).astype(np.int64)
+    pair, inverse = np.unique(q * n + r, return_inverse=True)
+    lex, sem = np.zeros(len(pair)), np.zeros(len(pair))
+    lex[inverse[: len(lexical[0])]] = lexical[2]
+    sem[inverse[len(lexical[0]) :]] = semantic[2]
+    return pair // n, pair % n, lex, sem
 
 
 @dataclass(frozen=True)
@@ -87,88 +146,7 @@ class Filters:
         return not (self.since and day < self.since[:10]) and not (self.until and day > self.until[:10])
 
 
-# --- MinHash ---------------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=1 << 18)
-def _word_hash(key: str) -> int:
-    return int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
-
-
-def _mix(h: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser: every input bit affects every output bit."""
-    h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return h ^ (h >> np.uint64(31))
-
-
-def body_text(doc: Document) -> str:
-    """The text the lexical fingerprint is taken over: body sentences, one per line."""
-    return "\n".join(s.text for s in doc.body)
-
-
-def shingle_hashes(text: str, n: int = 3) -> np.ndarray:
-    """32-bit hashes of the distinct word n-grams of `text`: the set `fingerprint.shingles` gives,
-    hashed position-aware (word hashes times a per-position constant, summed, then mixed)."""
-    keys = [w.key for w in fp.words(text)]
-    if not keys:
-        return np.zeros(0, dtype=np.uint64)
-    words = np.fromiter((_word_hash(k) for k in keys), dtype=np.uint64, count=len(keys))
-    width = min(n, len(words))
-    h = np.zeros(len(words) - width + 1, dtype=np.uint64)
-    for i in range(width):
-        h += words[i : len(words) - width + 1 + i] * _MIX[i % len(_MIX)]
-    return np.unique(_mix(h) >> np.uint64(32))
-
-
-@lru_cache(maxsize=8)
-def _permutations(num_perm: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    a = rng.integers(1, (1 << 61) - 1, num_perm, dtype=np.uint64)
-    b = rng.integers(0, (1 << 61) - 1, num_perm, dtype=np.uint64)
-    return a, b
-
-
-def _mod_prime(v: np.ndarray) -> np.ndarray:
-    """v mod 2**61 - 1 for v < 2**64 (2**61 is 1 modulo this prime), result in [0, prime]."""
-    return (v & _PRIME) + (v >> np.uint64(61))
-
-
-def _universal(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(a*x + b) mod p for every x (32-bit) and every (a, b) (below p), exactly, in uint64.
-
-    a*x has up to 93 bits, so a is split at bit 32: a*x = (a_hi*x)*2**32 + a_lo*x, each part
-    reduced on its own. Wrapping uint64 arithmetic instead (as some MinHash code does) is not a
-    permutation family, and a small `a` that avoids the overflow folds too little to be min-wise:
-    estimates then come out far below the true Jaccard."""
-    x = x[:, None]
-    low32, high29 = np.uint64(0xFFFFFFFF), np.uint64((1 << 29) - 1)
-    hi = (a >> np.uint64(32)) * x  # < 2**61
-    hi = (hi >> np.uint64(29)) + ((hi & high29) << np.uint64(32))  # hi * 2**32 mod p, < 2**62
-    lo = _mod_prime((a & low32) * x)  # a_lo*x < 2**64 fits exactly
-    v = _mod_prime(hi + lo + b)
-    return np.where(v >= _PRIME, v - _PRIME, v)
-
-
-def minhash(hashes: np.ndarray, num_perm: int = 128) -> np.ndarray:
-    """MinHash signature (uint32 per permutation) of a set of 32-bit hashes: min of (a*x+b) mod p,
-    keeping its low 32 bits."""
-    if len(hashes) == 0:
-        return np.full(num_perm, _EMPTY, dtype=np.uint32)
-    a, b = _permutations(num_perm)
-    values = _universal(np.asarray(hashes, dtype=np.uint64), a, b)
-    return (values.min(axis=0) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
-
-
-def signature(doc: Document, options: Options | None = None) -> np.ndarray:
-    """The MinHash signature of a document's body word shingles."""
-    f = (options or Options()).fingerprint
-    return minhash(shingle_hashes(body_text(doc), f.shingle), f.num_perm)
-
-
-def jaccard_estimate(a: np.ndarray, b: np.ndarray) -> np.ndarray | float:
-    """Share of equal slots: the MinHash estimate of Jaccard. `b` may be a matrix of signatures."""
-    return (np.asarray(b) == np.asarray(a)).mean(axis=-1)
+# --- exact reference --------------------------------------------------------------------------
 
 
 def jaccard(a: set, b: set) -> float:
@@ -185,6 +163,19 @@ def exact_candidates(doc: Document, docs: Iterable[Document], threshold: float, 
 # --- the index -------------------------------------------------------------------------------------
 
 
+def _unique(values: np.ndarray) -> np.ndarray:
+    """The sorted distinct values (np.unique without its hash table, which is slower on large
+    integer arrays)."""
+    values = np.sort(values)
+    return values[np.concatenate([[True], values[1:] != values[:-1]])] if len(values) else values
+
+
+def _ranges(sizes: np.ndarray) -> np.ndarray:
+    """0, 1, ..., size - 1 for each size, concatenated."""
+    sizes = np.asarray(sizes, dtype=np.int64)
+    return np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+
+
 class _Bands:
     """LSH buckets as one sorted array: each row's band keys, tagged with the band number in the
     top 8 bits (the key keeps its top 56), sorted together with their rows. A bucket is a run of
@@ -198,7 +189,8 @@ class _Bands:
         flat = tagged.T.ravel()  # band-major: all of band 0, then band 1, ...
         order = np.argsort(flat, kind="stable")
         self.sorted = flat[order]
-        self.owners = (order % max(len(tagged), 1)).astype(np.int64)  # the row each sorted key belongs to
+        self.count = max(len(tagged), 1)
+        self.owners = (order % self.count).astype(np.int64)  # the row each sorted key belongs to
 
     def keys(self, signatures: np.ndarray) -> np.ndarray:
         """(N, bands) band keys: each band's `rows` signature values hashed together."""
@@ -225,6 +217,24 @@ class _Bands:
         # Every position of every kept bucket: lo[b], lo[b]+1, ..., hi[b]-1, for all b at once.
         starts = np.repeat(lo - np.cumsum(np.concatenate([[0], sizes[:-1]])), sizes)
         return np.unique(self.owners[starts + np.arange(sizes.sum())])
+
+    def pairs(self, cap: int) -> tuple[np.ndarray, np.ndarray]:
+        """(a, b) with a < b: every pair of rows sharing at least one bucket of at most `cap` rows,
+        once. A bucket is a run of equal keys in `sorted`; each run of s rows gives s(s-1)/2 pairs."""
+        n = len(self.sorted)
+        starts = np.flatnonzero(np.concatenate([[n > 0], self.sorted[1:] != self.sorted[:-1]]))
+        sizes = np.diff(np.append(starts, n))
+        keep = (sizes > 1) & (sizes <= cap)
+        starts, sizes = starts[keep], sizes[keep]
+        # Each position of a run pairs with every later position of it: position p of a run of
+        # size s starting at b has s - 1 - (p - b) partners.
+        position = np.repeat(starts, sizes) + _ranges(sizes)
+        later = np.repeat(starts + sizes, sizes) - position - 1
+        first = np.repeat(position, later)
+        second = first + 1 + _ranges(later)
+        a, b = self.owners[first], self.owners[second]
+        unique = _unique(np.minimum(a, b) * self.count + np.maximum(a, b))
+        return unique // self.count, unique % self.count
 
     def collisions_reference(self, signatures: np.ndarray, signature: np.ndarray, cap: int) -> np.ndarray:
         """The slow, obviously correct version of `collisions` (for tests): band by band, the
@@ -260,6 +270,7 @@ class CandidateIndex:
         self._sig_parts: list[np.ndarray] = []
         self._signatures = np.zeros((0, num_perm), dtype=np.uint32)
         self._bands: _Bands | None = None
+        self._all_pairs: tuple | None = None  # `_lexical_pairs`, for the current buckets
         self._unsigned = False  # rows loaded from a saved index, waiting for their signatures
         self._state: tuple | None = None  # the store state last caught up with
         self.sentences = Index(ndim=dim, metric="cos", dtype=self.options.quantization)
@@ -272,36 +283,61 @@ class CandidateIndex:
         """Add articles; an id already present is replaced."""
         meta = meta or [("", "")] * len(ids)
         nums = nums or [-1] * len(ids)
-        keys, rows = [], []
-        for id_, vecs, m, num in zip(ids, vectors, meta, nums, strict=True):
+        if not len(ids) == len(vectors) == len(meta) == len(nums):
+            raise ValueError("add: ids, vectors, meta and nums must be of the same length")
+        first = len(self.ids)
+        self.ids.extend(ids)
+        self.nums.extend(nums)
+        self.meta.extend(meta)
+        self.alive.extend([True] * len(ids))
+        for row, id_ in enumerate(ids, first):
             if id_ in self._rows:
                 self.alive[self._rows[id_]] = False
-            row = len(self.ids)
             self._rows[id_] = row
-            self.ids.append(id_)
-            self.nums.append(num)
-            self.meta.append(m)
-            self.alive.append(True)
-            count = min(len(vecs), _MAX_SENTENCES)
-            keys.append((row << 12) + np.arange(count, dtype=np.uint64))
-            rows.append(np.asarray(vecs[:count], dtype=np.float32))
         self._sig_parts.append(np.asarray(signatures, dtype=np.uint32).reshape(len(ids), self.num_perm))
         self._bands = None
-        if keys and sum(map(len, keys)) and self.semantic:
-            self.sentences.add(np.concatenate(keys), np.concatenate(rows))
+        counts = np.array([min(len(v), _MAX_SENTENCES) for v in vectors], dtype=np.int64)
+        if counts.sum() and self.semantic:
+            keys = (np.repeat(np.arange(first, len(self.ids), dtype=np.uint64) << np.uint64(12), counts)
+                    + _ranges(counts).astype(np.uint64))
+            self.sentences.add(keys, np.concatenate([np.asarray(v[:c], dtype=np.float32)
+                                                     for v, c in zip(vectors, counts.tolist()) if c]))
 
-    def _lexical(self, signature: np.ndarray) -> dict[int, float]:
+    def _catch_up(self) -> bool:
+        """Signatures added since the last query joined into one matrix, the buckets rebuilt
+        when they changed. False when there is nothing to search."""
         if self._sig_parts:
             self._signatures = np.concatenate([self._signatures, *self._sig_parts])
             self._sig_parts = []
-        if not len(self._signatures) or np.all(signature == _EMPTY):
-            return {}
+        if not len(self._signatures):
+            return False
         if self._bands is None:
             self._bands = _Bands(self._signatures, self.options.bands, self.options.rows)
+            self._all_pairs = None
+        return True
+
+    def _lexical(self, signature: np.ndarray) -> dict[int, float]:
+        if not self._catch_up() or np.all(signature == _EMPTY):
+            return {}
         rows = self._bands.collisions(signature, self.options.bucket_cap)
         estimates = jaccard_estimate(signature, self._signatures[rows])
         keep = estimates >= self.options.min_jaccard
         return dict(zip(rows[keep].tolist(), estimates[keep].tolist()))
+
+    def _lexical_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(a, b, estimate), a < b: every pair `_lexical` would give from either side (unless that
+        side's signature is empty), computed once per set of buckets."""
+        if not self._catch_up():
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+        if self._all_pairs is None:
+            a, b = self._bands.pairs(self.options.bucket_cap)
+            step = 1 << 16  # pairs compared at a time: bounds the (step, num_perm) temporaries
+            sig = self._signatures
+            estimates = np.concatenate([jaccard_estimate(sig[a[i : i + step]], sig[b[i : i + step]])
+                                        for i in range(0, len(a), step)] or [np.zeros(0)])
+            keep = estimates >= self.options.min_jaccard
+            self._all_pairs = a[keep], b[keep], estimates[keep]
+        return self._all_pairs
 
     @property
     def semantic(self) -> bool:
@@ -339,6 +375,70 @@ class CandidateIndex:
             found.append(Candidate(self.ids[row], lex, sem, max(lex, sem)))
         found.sort(key=lambda c: (-c.score, c.id))
         return found[:k]
+
+    def pairs(self, ids: Sequence[str], k: int = 10, filters: Filters | None = None,
+              vectors: Sequence[np.ndarray] | None = None) -> CandidatePairs:
+        """`query` for each stored article in `ids`, all at once: its top `k` candidates, itself
+        excluded, with `filters` taken `around` its own date; `vectors[i]` are the query vectors
+        of `ids[i]` (lexical candidates only when None). The same candidates as
+        ``query(its signature, vectors[i], k, filters.around(its date), exclude=(its id,))``."""
+        filters = filters or Filters()
+        queries = np.array([self._rows[i] for i in ids], dtype=np.int64)
+        asked = np.zeros(len(self.ids), dtype=bool)
+        asked[queries] = True
+        a, b, estimates = self._lexical_pairs()
+        q, r, lex = np.concatenate([a, b]), np.concatenate([b, a]), np.concatenate([estimates, estimates])
+        blank = np.all(self._signatures == _EMPTY, axis=1)  # `query` gives no lexical candidates for these
+        keep = asked[q] & ~blank[q]
+        q, r, lex = q[keep], r[keep], lex[keep]
+        sq, sr, sem = self._semantic_pairs(queries, vectors)
+        q, r, lex, sem = _merge(len(self.ids), (q, r, lex), (sq, sr, sem))
+        keep = self._allowed(q, r, filters)
+        return CandidatePairs.top(self.ids, q[keep], r[keep], lex[keep], sem[keep], k)
+
+    def _semantic_pairs(self, queries: np.ndarray, vectors: Sequence[np.ndarray] | None) -> tuple:
+        """(query row, row, share) of `_semantic` for each query's vectors, in one search."""
+        none = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+        if vectors is None or not self.semantic or not len(self.sentences):
+            return none
+        counts = np.array([len(v) for v in vectors], dtype=np.int64)
+        if not counts.sum():
+            return none
+        found = self.sentences.search(np.concatenate([np.asarray(v, np.float32) for v in vectors if len(v)]),
+                                      self.options.neighbours)
+        keys, distances = np.atleast_2d(found.keys), np.atleast_2d(found.distances)
+        # One query vector gives usearch's single-query result, which has no `counts`.
+        found_counts = np.atleast_1d(found.counts) if hasattr(found, "counts") else np.array([keys.shape[1]])
+        valid = (np.arange(keys.shape[1]) < found_counts[:, None]) & (1.0 - distances >= self.options.min_cosine)
+        sentence, slot = np.nonzero(valid)
+        rows = (keys[sentence, slot] >> np.uint64(12)).astype(np.int64)
+        n = len(self.ids)
+        # Each query sentence counts once per article, however many of its sentences it matches.
+        hits = _unique(sentence * n + rows)
+        owner = np.repeat(np.arange(len(counts)), counts)[hits // n]
+        pair, hits = np.unique(owner * n + hits % n, return_counts=True)
+        share = hits / counts[pair // n]
+        keep = share >= self.options.min_semantic
+        return queries[pair[keep] // n], pair[keep] % n, share[keep]
+
+    def _allowed(self, q: np.ndarray, r: np.ndarray, filters: Filters) -> np.ndarray:
+        """Pair by pair: r is alive, not q, and `filters.around(q's date).allows(r's outlet and date)`."""
+        n = len(self.ids)
+        outlets = np.array([(not filters.outlets or o in filters.outlets) and o not in filters.exclude_outlets
+                            for o, _ in self.meta], dtype=bool)
+        days = np.array([(p or "")[:10] for _, p in self.meta], dtype="U10")
+        since, until = np.zeros(n, dtype="U10"), np.zeros(n, dtype="U10")
+        has_since, has_until = np.zeros(n, bool), np.zeros(n, bool)
+        for row in np.unique(q).tolist():  # each query's own window
+            f = filters.around(self.meta[row][1])
+            since[row], until[row] = f.since[:10], f.until[:10]
+            has_since[row], has_until[row] = bool(f.since), bool(f.until)
+        bounded = has_since | has_until
+        day = days[r]
+        ok = np.asarray(self.alive, dtype=bool)[r] & (q != r) & outlets[r]
+        ok &= ~(bounded[q] & (day == ""))  # undated articles cannot be shown to fall inside a window
+        ok &= ~(has_since[q] & (day < since[q])) & ~(has_until[q] & (day > until[q]))
+        return ok
 
     # --- built from and saved beside a store -------------------------------------------------------
 
