@@ -10,8 +10,8 @@ one hash per shingle instead of `num_perm`.
 
 `signatures` does a batch of texts (about a megabyte of them) per set of numpy calls: the texts
 are joined, tokenised on their code points (the words `fingerprint.words` finds, by the same
-rule), and each distinct token is keyed (`fingerprint`'s NFKC, lower-cased key) once per process. `signature_reference` is the slow,
-obviously correct version the tests hold it to.
+rule), and each distinct token is keyed (`fingerprint`'s NFKC, lower-cased key) once per process.
+`signature_reference` is the slow, obviously correct version the tests hold it to.
 """
 
 from __future__ import annotations
