@@ -117,7 +117,6 @@ class _Side:
     numbers: tuple[frozenset[str], ...]
     names: tuple[frozenset[str], ...]
     lowered: tuple[str, ...]
-    keys: tuple[tuple[str, ...], ...]  # each sentence's word keys
     content: tuple[tuple[bool, ...], ...]  # which of its words are content words
     marks: tuple[tuple[str | None, ...], ...]  # each word's stem if a content word, else None
     hashes: np.ndarray  # the hash of every word key, sentence after sentence (see `_coded`)
@@ -149,7 +148,6 @@ def _side(sentences: tuple[Sentence, ...]) -> _Side:
     return _Side(
         sentences, ws, stems, numbers, names,
         tuple(" ".join(k) for k in keys),
-        keys,
         content,
         tuple(tuple(w.stem if c else None for w, c in zip(x, cs)) for x, cs in zip(ws, content)),
         np.fromiter((hash(k) for x in keys for k in x), dtype=np.int64, count=sum(map(len, keys))),
@@ -180,7 +178,7 @@ class PairScores:
 
     features: np.ndarray
     proba: np.ndarray
-    coded: tuple[list[str], list[str]] = ([], [])  # `_coded` of the two sides, for `_spans`
+    coded: tuple[list[str], list[str]]  # `_coded` of the two sides, for `_spans`
 
     def transpose(self) -> "PairScores":
         return PairScores(self.features.transpose(1, 0, 2), self.proba.T, self.coded[::-1])

@@ -8,8 +8,9 @@ code:
    `CandidateIndex.query` would give them); the pairs are made unordered and unique, and pairs
    already stored are skipped.
 2. **compare** — `compare_batch` aligns a batch of pairs from their stored segmentation and
-   vectors (nothing is re-embedded) and keeps the ones called derived. Batches are sharded by
-   article id (every pair of one article in one batch) and run in `scan.workers` processes.
+   vectors (nothing is re-embedded) and keeps the ones called derived. Batches follow the
+   candidate graph breadth first (an article's pairs and its neighbours' together) and run in
+   `scan.workers` processes, or on any `concurrent.futures` executor; workers read the store.
 3. **families and stories** — `cluster.reuse_families` over all stored pairs and
    `cluster.cluster_stories` over all stored articles, written back to the store.
 
@@ -234,33 +235,37 @@ def _batches(pairs: list[tuple[str, str]], size: int) -> Iterator[list[tuple[str
         yield ordered[start : start + size]
 
 
-def _load(store, pairs: list[tuple[str, str]], options: Options) -> tuple:
-    """The `compare_batch` job for `pairs`: their documents and vectors read from `store`."""
+def _compare_in(store, pairs: list[tuple[str, str]], options: Options) -> tuple[int, list[tuple], list[str]]:
+    """`compare_batch` on pairs of `store`'s articles, read from it; the derived ones as `pairs`
+    rows (`store.pair_row`) for the writer. An article that cannot be read (removed since the
+    candidates were found, or damaged) is reported and its pairs skipped."""
+    from .store import pair_row
+
     docs, missing = {}, []
     for i in sorted({i for pair in pairs for i in pair}):
         try:
             docs[i] = (store.get_document(i), store.vectors(i))
-        except WiretraceError as exc:  # removed since the candidates were found, or damaged
+        except WiretraceError as exc:
             missing.append(f"{i}: {exc}")
-    return [p for p in pairs if p[0] in docs and p[1] in docs], docs, options, missing
+    kept = [p for p in pairs if p[0] in docs and p[1] in docs]
+    compared, found, errors = compare_batch((kept, docs, options))
+    return compared + len(pairs) - len(kept), [pair_row(c) for c in found], missing + errors
 
 
 _READERS: dict[tuple[str, int], object] = {}  # read-only stores opened by this worker, by path and thread
 
 
 def compare_stored(job: tuple[str, list[tuple[str, str]], Options]) -> tuple[int, list[tuple], list[str]]:
-    """A worker's unit of `scan`: the pairs' articles read from the store at `path` (read-only),
-    compared, and the derived ones turned into `pairs` rows for the parent to write."""
-    from .store import Store, pair_row
+    """A worker's unit of `scan`: `_compare_in` the store at `path`, opened read-only once per
+    worker thread."""
+    from .store import Store
 
     path, pairs, options = job
     key = (path, threading.get_ident())
     store = _READERS.get(key)
     if store is None:
         store = _READERS[key] = Store(path, readonly=True, timeout=options.store.busy_timeout)
-    kept, docs, options, missing = _load(store, pairs, options)
-    compared, found, errors = compare_batch((kept, docs, options))
-    return compared + len(pairs) - len(kept), [pair_row(c) for c in found], missing + errors
+    return _compare_in(store, pairs, options)
 
 
 def _run(store, jobs: Iterator[tuple], workers: int, on_result: Callable[[tuple], None],
@@ -272,12 +277,8 @@ def _run(store, jobs: Iterator[tuple], workers: int, on_result: Callable[[tuple]
         _submit_all(executor, jobs, 2 * max(workers, 1), on_result)
         return
     if workers <= 1:
-        from .store import pair_row
-
         for _, pairs, options in jobs:
-            kept, docs, options, missing = _load(store, pairs, options)
-            compared, found, errors = compare_batch((kept, docs, options))
-            on_result((compared + len(pairs) - len(kept), [pair_row(c) for c in found], missing + errors))
+            on_result(_compare_in(store, pairs, options))
         return
     # spawn, not fork: the parent holds threads (encoder, usearch) that fork would copy mid-flight.
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
