@@ -10,6 +10,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from wiretrace.cluster import (
     Pair,
+    _components,
     _features,
     average_linkage,
     average_linkage_reference,
@@ -59,6 +60,32 @@ def test_adjusted_rand_matches_scikit_learn(gold, pred):
 
 def test_adjusted_rand_of_identical_partitions_is_one():
     assert adjusted_rand([1, 1, 2], ["p", "p", "q"]) == 1.0
+
+
+# --- components ----------------------------------------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 30), st.lists(st.tuples(st.integers(0, 29), st.integers(0, 29)), max_size=40))
+def test_components_are_the_connected_parts_in_order_of_first_member(n, edges):
+    edges = [(i % n, j % n) for i, j in edges]
+    groups = [g.tolist() for g in _components(n, np.array([e[0] for e in edges], dtype=np.int64),
+                                              np.array([e[1] for e in edges], dtype=np.int64))]
+    seen, expected = set(), []  # breadth first from each unseen node, in node order
+    for start in range(n):
+        if start in seen:
+            continue
+        part, todo = {start}, [start]
+        while todo:
+            x = todo.pop()
+            for i, j in edges:
+                for a, b in ((i, j), (j, i)):
+                    if a == x and b not in part:
+                        part.add(b)
+                        todo.append(b)
+        seen |= part
+        expected.append(sorted(part))
+    assert groups == expected
 
 
 # --- average linkage -----------------------------------------------------------------------------

@@ -45,3 +45,10 @@ def test_encoder_is_normalised_and_shared():
     assert v.shape == (2, 512)
     assert abs(float((v[0] ** 2).sum()) - 1.0) < 1e-4
     assert float(v[0] @ v[1]) > 0.5  # multilingual: the same statement in two languages
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=200))
+def test_fast_content_stems_and_names_agree_with_the_words(text):
+    words = fp.words(text)
+    assert fp.content_stems(text) == [w.stem for w in words if fp.is_content(w)]
+    assert fp.names(text) == {w.key for w in words[1:] if w.text[:1].isupper() and w.key not in fp.STOPWORDS}

@@ -45,6 +45,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import numpy as np
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
 
 from . import fingerprint as fp
 from .models import NOT_DERIVED, Comparison, Document
@@ -84,6 +86,14 @@ class _Features:
     terms: list[tuple[np.ndarray, np.ndarray]]  # unit TF-IDF vectors (corpus IDF): term ids, weights
     vocabulary: int
     days: np.ndarray  # publication day numbers, nan when unknown
+    matrix: sparse.csr_matrix | None = None  # `terms` as rows of one sparse matrix (`_matrix`)
+
+
+def _matrix(terms: list[tuple[np.ndarray, np.ndarray]], vocabulary: int) -> sparse.csr_matrix:
+    sizes = np.array([len(t[0]) for t in terms], dtype=np.int64)
+    indptr = np.concatenate([[0], np.cumsum(sizes)])
+    cat = (lambda k, dtype: np.concatenate([t[k] for t in terms]) if terms else np.zeros(0, dtype))
+    return sparse.csr_matrix((cat(1, np.float64), cat(0, np.int64), indptr), shape=(len(terms), max(vocabulary, 1)))
 
 
 def _day(value: str) -> float:
@@ -148,7 +158,8 @@ def _features(docs: Iterable[Document], vectors, options: ClusterOptions) -> _Fe
         sort = np.argsort(keys)
         counts.append((keys[sort], r[3][sort]))
     days = np.array([r[4] for r in rows], dtype=np.float64)
-    return _Features(ids, semantic, counts, _tfidf(counts), len(terms), days)
+    tfidf = _tfidf(counts)
+    return _Features(ids, semantic, counts, tfidf, len(terms), days, _matrix(tfidf, len(terms)))
 
 
 def _tfidf(counts: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -181,16 +192,12 @@ def _tfidf_gram(rows: list[tuple[np.ndarray, np.ndarray]], chunk: int = 4096) ->
     return gram
 
 
-def _sparse_dot(x: tuple[np.ndarray, np.ndarray], y: tuple[np.ndarray, np.ndarray]) -> float:
-    _, i, j = np.intersect1d(x[0], y[0], assume_unique=True, return_indices=True)
-    return float(x[1][i] @ y[1][j])
-
-
 def _pair_similarity(features: _Features, i: np.ndarray, j: np.ndarray, options: ClusterOptions) -> np.ndarray:
     """The blended similarity of the pairs (i[k], j[k]) (same values as `story_similarity`)."""
     w = options.semantic_weight
     sim = w * np.einsum("ij,ij->i", features.semantic[i], features.semantic[j]).astype(np.float64)
-    lexical = np.array([_sparse_dot(features.terms[a], features.terms[b]) for a, b in zip(i, j)])
+    matrix = features.matrix if features.matrix is not None else _matrix(features.terms, features.vocabulary)
+    lexical = np.asarray(matrix[i].multiply(matrix[j]).sum(axis=1), dtype=np.float64).ravel()
     sim += (1.0 - w) * lexical
     return sim * _date_factor(features.days[i], features.days[j], options)
 
@@ -274,23 +281,15 @@ def average_linkage_reference(sim: np.ndarray, threshold: float) -> np.ndarray:
     return labels
 
 
-def _components(n: int, edges: Iterable[tuple[int, int]]) -> list[np.ndarray]:
-    parent = list(range(n))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for i, j in edges:
-        ri, rj = find(int(i)), find(int(j))
-        if ri != rj:
-            parent[max(ri, rj)] = min(ri, rj)
-    groups: dict[int, list[int]] = defaultdict(list)
-    for i in range(n):
-        groups[find(i)].append(i)
-    return [np.array(g) for _, g in sorted(groups.items())]
+def _components(n: int, i: np.ndarray, j: np.ndarray) -> list[np.ndarray]:
+    """Connected components of the graph on 0..n-1 with edges (i[k], j[k]): members ascending,
+    components in order of their smallest member."""
+    graph = sparse.coo_matrix((np.ones(len(i), dtype=np.int8), (np.asarray(i, np.int64), np.asarray(j, np.int64))),
+                              shape=(n, n))
+    _, labels = connected_components(graph, directed=False)  # labelled in order of first member
+    order = np.argsort(labels, kind="stable")
+    cuts = np.flatnonzero(np.diff(labels[order])) + 1
+    return np.split(order, cuts)
 
 
 def _hashed(features: _Features, options: ClusterOptions) -> np.ndarray:
@@ -298,9 +297,9 @@ def _hashed(features: _Features, options: ClusterOptions) -> np.ndarray:
     rng = np.random.default_rng(0)
     bucket = rng.integers(0, _HASH_DIM, size=max(features.vocabulary, 1))
     sign = rng.choice([-1.0, 1.0], size=max(features.vocabulary, 1))
-    hashed = np.zeros((len(features.ids), _HASH_DIM), dtype=np.float32)
-    for i, (keys, weights) in enumerate(features.terms):
-        np.add.at(hashed[i], bucket[keys], sign[keys] * weights)
+    matrix = features.matrix if features.matrix is not None else _matrix(features.terms, features.vocabulary)
+    project = sparse.csr_matrix((sign, (np.arange(len(bucket)), bucket)), shape=(len(bucket), _HASH_DIM))
+    hashed = (matrix @ project).toarray().astype(np.float32)
     w = options.semantic_weight
     return np.hstack([math.sqrt(w) * features.semantic, math.sqrt(1 - w) * hashed])
 
@@ -339,7 +338,7 @@ def _sparse_split(n: int, edges: tuple[np.ndarray, np.ndarray, np.ndarray], floo
         local = np.full(n, -1)
         local[index] = np.arange(len(index))
         keep = (local[i] >= 0) & (local[j] >= 0) & (sim >= level)
-        for g in _components(len(index), zip(local[i[keep]], local[j[keep]])):
+        for g in _components(len(index), local[i[keep]], local[j[keep]]):
             if len(g) > limit:
                 todo.append((index[g], level + 0.05))
             else:
@@ -352,7 +351,7 @@ def _split(features: _Features, index: np.ndarray, options: ClusterOptions, floo
     sim = story_similarity(features, index, options)
     while True:
         links = np.argwhere(np.triu(sim >= floor, 1))
-        groups = _components(len(index), map(tuple, links))
+        groups = _components(len(index), links[:, 0], links[:, 1])
         if max(len(g) for g in groups) <= options.max_component:
             return [index[g] for g in groups]
         floor += 0.05

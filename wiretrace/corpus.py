@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from . import fingerprint as fp
-from .align import align, embedding_texts, score, unit_starts
+from .align import align, score, unit_starts
 from .attribute import attribute, direction
 from .cluster import Family, FamilyEdge, cluster_stories, family_rows, reuse_families
 from .errors import WiretraceError
@@ -307,7 +307,8 @@ def _story_vectors(store) -> Callable[[Document], np.ndarray]:
             return None
         texts = [s.norm or s.text for s in doc.body]
         starts = unit_starts(texts)
-        return vecs[starts] if len(texts) and len(vecs) == len(embedding_texts(doc)) else vecs
+        whole = len(texts) and len(vecs) == int(starts[-1]) + fp.unit_count(texts[-1])  # `embedding_texts` rows
+        return vecs[starts] if whole else vecs
 
     return lookup
 

@@ -127,7 +127,20 @@ def is_content(word: Word) -> bool:
 
 
 def content_stems(text: str) -> list[str]:
-    return [w.stem for w in words(text) if is_content(w)]
+    """The stems of `text`'s content words, in order (`is_content`)."""
+    return list(_content_stems(text))
+
+
+@lru_cache(maxsize=1 << 16)
+def _content_stems(text: str) -> tuple[str, ...]:
+    # No `Word`s and offsets: story clustering asks this of every sentence of the store.
+    return tuple(stem for stem in map(_content_stem, _WORD.findall(text)) if stem is not None)
+
+
+@lru_cache(maxsize=1 << 17)
+def _content_stem(token: str) -> str | None:
+    key = _key(token)
+    return _stem(key) if key not in STOPWORDS and (len(key) > 1 or key.isdigit()) else None
 
 
 @lru_cache(maxsize=1 << 16)  # asked of each sentence once per candidate it is matched with
@@ -145,7 +158,8 @@ def numbers(text: str) -> frozenset[str]:
 @lru_cache(maxsize=1 << 16)
 def names(text: str) -> frozenset[str]:
     """Capitalised words that do not start the sentence: a cheap, language-agnostic name finder."""
-    return frozenset(w.key for w in _words(text)[1:] if w.text[:1].isupper() and w.key not in STOPWORDS)
+    found = (_key(t) for t in _WORD.findall(text)[1:] if t[:1].isupper())
+    return frozenset(k for k in found if k not in STOPWORDS)
 
 
 def shingles(text: str, n: int = 3) -> set[str]:
