@@ -237,6 +237,19 @@ def test_title_repeated_title_and_headings():
     assert sum(1 for _, role, _ in got if role == BODY) == 4
 
 
+def test_a_lead_paragraph_that_opens_with_the_given_title_is_body():
+    lead = ("Since then, city planners have consistently underestimated the flood risk. "
+            "Many believed the new dikes had settled the matter for good.")
+    text = f"{lead}\n\nThe council meets again on Tuesday."
+    doc = segment(Article(id="a", text=text, title="Since then city planners have consistently"))
+    assert [s.role for s in doc.sentences] == [BODY, BODY, BODY]
+    # A fuller headline line under a shortened title is still the title.
+    text = "Since then city planners have consistently misjudged Kyiv's floods\n\n" + text
+    doc = segment(Article(id="a", text=text, title="Since then city planners have consistently"))
+    assert [(s.role, s.rule) for s in doc.sentences][0] == (TITLE, "title")
+    assert doc.sentences[1].role == BODY
+
+
 def test_short_line_with_final_punctuation_or_lowercase_fragment_is_body():
     text = "A title\n\nBody text of the story goes here.\n\nHe agreed.\n\nand then some more words followed here without a stop"
     assert role_of(text, "He agreed.") == (BODY, "")

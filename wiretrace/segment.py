@@ -287,11 +287,19 @@ def _title_key(text: str) -> str:
 
 
 def _same_title(line: str, title: str) -> bool:
+    """Is `line` the title again: the same words, or one of the two begins with the other (a
+    shortened title)? A line that runs on past the title is the title only while it reads as a
+    headline (no final punctuation, at most 30 words): a lead paragraph often opens with the
+    words a title was cut from."""
     a, b = _title_key(line), _title_key(title)
     if not a or not b:
         return False
+    if a == b:
+        return True
     short, long_ = sorted((a, b), key=len)
-    return a == b or (len(short) >= 12 and long_.startswith(short))
+    if len(short) < 12 or not long_.startswith(short):
+        return False
+    return long_ is b or (not _ends_sentence(line) and len(line.split()) <= 30)
 
 
 def _title_like(plain: str) -> bool:
