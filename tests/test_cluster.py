@@ -12,6 +12,7 @@ from wiretrace.cluster import (
     Pair,
     _components,
     _features,
+    _top,
     average_linkage,
     average_linkage_reference,
     cluster_stories,
@@ -86,6 +87,17 @@ def test_components_are_the_connected_parts_in_order_of_first_member(n, edges):
         seen |= part
         expected.append(sorted(part))
     assert groups == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 12), st.integers(1, 300), st.integers(0, 40), st.integers(0, 10_000), st.integers(1, 70))
+def test_top_k_per_row_agrees_with_sorting_each_row(n, m, k, seed, width):
+    rng = np.random.default_rng(seed)
+    scores = rng.integers(0, 6, size=(n, m)).astype(np.float32)  # many ties: broken by column
+    scores[rng.random((n, m)) < 0.1] = -np.inf
+    row, column = _top(scores, k, width)
+    expected = [(r, c) for r in range(n) for c in sorted(range(m), key=lambda c: (-scores[r, c], c))[:k]]
+    assert list(zip(row.tolist(), column.tolist())) == expected
 
 
 # --- average linkage -----------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from wiretrace import api
+from wiretrace.cluster import as_pair
 from wiretrace.errors import NotFoundError, StoreError
 from wiretrace.index import signature
 from wiretrace.models import Article
@@ -97,6 +98,13 @@ def test_a_new_text_under_the_same_id_replaces_the_article_and_its_pairs(tmp_pat
         assert store.get_article(derived_id).text == TEXTS["a"]
         assert store.pairs_for(derived_id) == []
         assert store.count() == 3
+
+
+def test_pair_summaries_carry_what_the_contract_json_says(tmp_path, make_comparison):
+    with Store(tmp_path / "s.db") as store:
+        store.add_documents(*prepared(doc("a"), doc("b")))
+        store.save_pairs([make_comparison(credited=True)])
+        assert [as_pair(p) for p in store.iter_pair_summaries()] == [as_pair(p) for p in store.iter_pairs()]
 
 
 def test_a_reader_sees_a_batch_whole_or_not_at_all(tmp_path):

@@ -311,13 +311,17 @@ def _neighbour_edges(features: _Features, options: ClusterOptions, threshold: fl
     rows = _hashed(features, options)
     n, k = len(rows), min(options.neighbours, len(rows) - 1)
     edges = []
+    # One score buffer and one mask for all blocks: fresh (block, n) arrays each time would be
+    # paged in anew, which costs more than the scoring itself on large corpora.
+    buffer = np.empty((min(block, n), n), dtype=rows.dtype)
+    mask = np.empty(buffer.shape, dtype=bool)
     for lo in range(0, n, block):
-        approx = rows[lo : lo + block] @ rows.T
-        for r in range(len(approx)):
-            approx[r, lo + r] = -np.inf
-        near = np.argpartition(-approx, k - 1, axis=1)[:, :k]
-        i = np.repeat(np.arange(lo, lo + len(near)), k)
-        j = near.ravel()
+        approx = buffer[: min(block, n - lo)]
+        np.matmul(rows[lo : lo + block], rows.T, out=approx)
+        diagonal = np.arange(len(approx))
+        approx[diagonal, lo + diagonal] = -np.inf
+        i, j = _top(approx, k, mask=mask[: len(approx)])
+        i += lo
         # The hashed estimate is rough: only clearly hopeless pairs are skipped before the exact score.
         close = approx[i - lo, j] >= threshold - 0.15
         i, j = i[close], j[close]
@@ -325,6 +329,27 @@ def _neighbour_edges(features: _Features, options: ClusterOptions, threshold: fl
         hit = sim >= threshold
         edges.append((i[hit], j[hit], sim[hit]))
     return tuple(np.concatenate([e[x] for e in edges]) for x in range(3))
+
+
+def _top(scores: np.ndarray, k: int, width: int = 64, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(row, column) of the `k` highest scores of each row (ties to the lower column), without
+    partitioning whole rows: the k-th highest of the maxima of `width`-column slices is a floor
+    that every one of a row's top k reaches, and few other scores do. `mask`: a boolean array of
+    the shape of `scores` to work in."""
+    n, m = scores.shape
+    if k <= 0 or not m:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    maxima = np.maximum.reduceat(scores, np.arange(0, m, width), axis=1)
+    if maxima.shape[1] > k:
+        floor = -np.partition(-maxima, k - 1, axis=1)[:, k - 1]
+    else:  # fewer slices than k: every score may be among the top k
+        floor = np.full(n, -np.inf, dtype=scores.dtype)
+    row, column = np.nonzero(np.greater_equal(scores, floor[:, None], out=mask))
+    order = np.lexsort((column, -scores[row, column], row))
+    row, column = row[order], column[order]
+    starts = np.searchsorted(row, np.arange(n))
+    keep = np.arange(len(row)) - starts[row] < k
+    return row[keep], column[keep]
 
 
 def _sparse_split(n: int, edges: tuple[np.ndarray, np.ndarray, np.ndarray], floor: float,

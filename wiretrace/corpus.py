@@ -372,7 +372,7 @@ def _scan_store(store, options: Options, progress: Progress, since: str, until: 
         if saved:  # nothing new was compared: the families saved last time still hold
             report.families = saved
         else:
-            report.families = reuse_families(store.iter_pairs(), options)
+            report.families = reuse_families(store.iter_pair_summaries(), options)
             store.save_families(family_rows(report.families), replace_all=True)
         report.timings["families"] = time.perf_counter() - t0
         t0 = time.perf_counter()

@@ -474,6 +474,15 @@ class Store:
         for (result,) in self._db.execute("SELECT result FROM pairs ORDER BY derived, source"):
             yield json.loads(result)
 
+    def iter_pair_summaries(self) -> Iterator[dict]:
+        """Each stored pair's ids and verdict figures, rounded as its contract JSON rounds them,
+        without reading that JSON (what the family builder needs, at a fraction of the cost)."""
+        rows = self._db.execute("SELECT derived, source, verdict, derived_share, source_share, confidence, credited "
+                                "FROM pairs ORDER BY derived, source")
+        for derived, source, verdict, d_share, s_share, confidence, credited in rows:
+            yield {"derived": derived, "source": source, "verdict": verdict, "derived_share": round(d_share, 4),
+                   "source_share": round(s_share, 4), "confidence": round(confidence, 3), "credited": bool(credited)}
+
     # --- stories and families (written by the clustering stage) -----------------------------------
 
     def save_stories(self, assignments: dict[str, str], *, replace_all: bool = False) -> None:
