@@ -300,4 +300,5 @@ def signature_reference(text: str, n: int = 3, num_perm: int = 128) -> np.ndarra
 
 def jaccard_estimate(a: np.ndarray, b: np.ndarray) -> np.ndarray | float:
     """Share of equal slots: the MinHash estimate of Jaccard. `b` may be a matrix of signatures."""
-    return (np.asarray(b) == np.asarray(a)).mean(axis=-1)
+    equal = np.asarray(b) == np.asarray(a)
+    return np.count_nonzero(equal, axis=-1) / equal.shape[-1]  # a float mean of booleans is slower
