@@ -67,6 +67,7 @@ __all__ = [
 
 STORY_PREFIX = "story:"
 _HASH_DIM = 256  # feature-hashed TF-IDF width used only to find neighbours in large corpora
+_BLOCK_CELLS = 1 << 26  # scores held at once by the neighbour search (float32: 256 MB)
 
 
 def _options(options: Options | ClusterOptions | None) -> ClusterOptions:
@@ -310,6 +311,7 @@ def _neighbour_edges(features: _Features, options: ClusterOptions, threshold: fl
     positions i, j and the similarity."""
     rows = _hashed(features, options)
     n, k = len(rows), min(options.neighbours, len(rows) - 1)
+    block = max(64, min(block, _BLOCK_CELLS // max(n, 1)))  # the score buffer stays near 256 MB
     edges = []
     # One score buffer and one mask for all blocks: fresh (block, n) arrays each time would be
     # paged in anew, which costs more than the scoring itself on large corpora.
