@@ -299,7 +299,9 @@ def _same_title(line: str, title: str) -> bool:
     short, long_ = sorted((a, b), key=len)
     if len(short) < 12 or not long_.startswith(short):
         return False
-    return long_ is b or (not _ends_sentence(line) and len(line.split()) <= 30)
+    if len(a) < len(b):  # the line is a shortened title
+        return True
+    return not _ends_sentence(line) and len(line.split()) <= 30
 
 
 def _title_like(plain: str) -> bool:
