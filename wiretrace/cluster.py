@@ -87,7 +87,7 @@ class _Features:
     terms: list[tuple[np.ndarray, np.ndarray]]  # unit TF-IDF vectors (corpus IDF): term ids, weights
     vocabulary: int
     days: np.ndarray  # publication day numbers, nan when unknown
-    matrix: sparse.csr_matrix | None = None  # `terms` as rows of one sparse matrix (`_matrix`)
+    matrix: sparse.csr_matrix  # `terms` as the rows of one sparse matrix
 
 
 def _matrix(terms: list[tuple[np.ndarray, np.ndarray]], vocabulary: int) -> sparse.csr_matrix:
@@ -197,8 +197,7 @@ def _pair_similarity(features: _Features, i: np.ndarray, j: np.ndarray, options:
     """The blended similarity of the pairs (i[k], j[k]) (same values as `story_similarity`)."""
     w = options.semantic_weight
     sim = w * np.einsum("ij,ij->i", features.semantic[i], features.semantic[j]).astype(np.float64)
-    matrix = features.matrix if features.matrix is not None else _matrix(features.terms, features.vocabulary)
-    lexical = np.asarray(matrix[i].multiply(matrix[j]).sum(axis=1), dtype=np.float64).ravel()
+    lexical = np.asarray(features.matrix[i].multiply(features.matrix[j]).sum(axis=1), dtype=np.float64).ravel()
     sim += (1.0 - w) * lexical
     return sim * _date_factor(features.days[i], features.days[j], options)
 
@@ -298,9 +297,8 @@ def _hashed(features: _Features, options: ClusterOptions) -> np.ndarray:
     rng = np.random.default_rng(0)
     bucket = rng.integers(0, _HASH_DIM, size=max(features.vocabulary, 1))
     sign = rng.choice([-1.0, 1.0], size=max(features.vocabulary, 1))
-    matrix = features.matrix if features.matrix is not None else _matrix(features.terms, features.vocabulary)
     project = sparse.csr_matrix((sign, (np.arange(len(bucket)), bucket)), shape=(len(bucket), _HASH_DIM))
-    hashed = (matrix @ project).toarray().astype(np.float32)
+    hashed = (features.matrix @ project).toarray().astype(np.float32)
     w = options.semantic_weight
     return np.hstack([math.sqrt(w) * features.semantic, math.sqrt(1 - w) * hashed])
 

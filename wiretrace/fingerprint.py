@@ -123,7 +123,11 @@ def unit_count(text: str) -> int:
 
 
 def is_content(word: Word) -> bool:
-    return word.key not in STOPWORDS and (len(word.key) > 1 or word.key.isdigit())
+    return _content_key(word.key)
+
+
+def _content_key(key: str) -> bool:
+    return key not in STOPWORDS and (len(key) > 1 or key.isdigit())
 
 
 def content_stems(text: str) -> list[str]:
@@ -140,7 +144,7 @@ def _content_stems(text: str) -> tuple[str, ...]:
 @lru_cache(maxsize=1 << 17)
 def _content_stem(token: str) -> str | None:
     key = _key(token)
-    return _stem(key) if key not in STOPWORDS and (len(key) > 1 or key.isdigit()) else None
+    return _stem(key) if _content_key(key) else None
 
 
 @lru_cache(maxsize=1 << 16)  # asked of each sentence once per candidate it is matched with
