@@ -230,9 +230,12 @@ def _member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
     return sorted_set[at] == values
 
 
-def _contain(a: _Grams, b: _Grams, n: int) -> float:
-    x = a.frozen[n - 1]
-    return len(x & b.frozen[n - 1]) / len(x) if x else 0.0
+def _contained(a: _Grams, b: _Grams, n: int) -> tuple[float, float]:
+    """(share of `a`'s distinct word n-grams that `b` has, share of `b`'s that `a` has): one
+    intersection serves both."""
+    x, y = a.frozen[n - 1], b.frozen[n - 1]
+    shared = len(x & y) if x and y else 0
+    return shared / len(x) if x else 0.0, shared / len(y) if y else 0.0
 
 
 def _tiled(a: _Grams, b: _Grams, n: int) -> float:
@@ -251,9 +254,9 @@ def document_features(derived: Document, source: Document, alignment: Alignment)
     """The `DOCUMENT_FEATURES` of `derived` aligned against `source`, one float each."""
     d_share, s_share, _ = shares(alignment)
     a, b = _body_grams(derived.body), _body_grams(source.body)
+    contained = [_contained(a, b, n) for n in range(1, 6)]
     return np.asarray([
-        d_share, s_share,
-        *(_contain(a, b, n) for n in range(1, 6)), *(_contain(b, a, n) for n in range(1, 6)),
+        d_share, s_share, *(x for x, _ in contained), *(y for _, y in contained),
         _tiled(a, b, 3), _tiled(a, b, 6), _tiled(b, a, 4), math.log1p(a.words), math.log1p(b.words),
     ])
 
