@@ -138,7 +138,7 @@ class ClusterOptions:
 @dataclass(frozen=True)
 class ScanOptions:
     workers: int = 0  # processes comparing candidate pairs (0: one per CPU core)
-    batch: int = 64  # candidate pairs per work unit sent to a process (a family kept together)
+    batch: int = 256  # candidate pairs per work unit sent to a process (neighbouring pairs kept together)
     window_days: float = 0.0  # > 0: only pairs published at most this many days apart are compared
     candidates: int = 12  # most candidates per article aligned in full
 
