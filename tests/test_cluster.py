@@ -13,6 +13,7 @@ from wiretrace.cluster import (
     _components,
     _features,
     _top,
+    attach_small,
     average_linkage,
     average_linkage_reference,
     cluster_stories,
@@ -117,6 +118,41 @@ def test_average_linkage_does_not_chain():
     sim = np.array([[1, .9, .2, 0], [.9, 1, .6, .1], [.2, .6, 1, .9], [0, .1, .9, 1]], dtype=float)
     labels = average_linkage(sim, 0.5)
     assert labels[0] == labels[1] and labels[2] == labels[3] and labels[0] != labels[2]
+
+
+def test_small_clusters_join_the_closest_cluster_on_average():
+    # Items 0-2 and 3-5 are two clusters; 6 is alone, closer on average to 3-5 (though its
+    # single closest item is 0), and 7 is alone and like nothing.
+    sim = np.full((8, 8), 0.05)
+    sim[np.ix_([0, 1, 2], [0, 1, 2])] = sim[np.ix_([3, 4, 5], [3, 4, 5])] = 0.8
+    sim[6, [0, 1, 2]] = sim[[0, 1, 2], 6] = [0.5, 0.0, 0.0]
+    sim[6, [3, 4, 5]] = sim[[3, 4, 5], 6] = 0.3
+    np.fill_diagonal(sim, 1.0)
+    labels = average_linkage(sim, 0.5)
+    assert labels.tolist() == [0, 0, 0, 3, 3, 3, 6, 7]
+    assert attach_small(sim, labels, 1, 0.2).tolist() == [0, 0, 0, 3, 3, 3, 3, 7]
+    assert attach_small(sim, labels, 1, 0.35).tolist() == labels.tolist()  # 0.3 on average: too far
+    assert attach_small(sim, labels, 0, 0.2).tolist() == labels.tolist()  # no cluster is that small
+    # Smallest first: 6 joins 3-5, then 7, as close to 0-2 as to 3-6, joins the first of them;
+    # 0-2 and 3-6 have grown past size 3 by then.
+    assert attach_small(sim, labels, 3, 0.01).tolist() == [0, 0, 0, 3, 3, 3, 3, 0]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 12), st.integers(0, 10_000), st.integers(1, 3), st.floats(0.0, 0.6))
+def test_attaching_only_ever_merges_small_clusters(n, seed, size, threshold):
+    rng = np.random.default_rng(seed)
+    sim = rng.random((n, n))
+    sim = (sim + sim.T) / 2
+    before = average_linkage(sim, 0.6)
+    after = attach_small(sim, before, size, threshold)
+    for label in np.unique(before):  # clusters are only ever merged, never split
+        assert len(set(after[before == label].tolist())) == 1
+    for label in np.unique(after):
+        parts = np.unique(before[after == label])
+        assert label == np.flatnonzero(after == label).min()
+        # a merged cluster holds at most one part bigger than `size` (the one the others joined)
+        assert sum((before == p).sum() > size for p in parts) <= 1
 
 
 # --- stories ---------------------------------------------------------------------------------------

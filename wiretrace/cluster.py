@@ -13,7 +13,10 @@ Two events of one kind share most of their vocabulary, and corpus-wide that voca
 it dominates the cosine and the two events look alike. The second pass therefore recomputes the IDF
 from the topic's own articles: the words every article of the topic uses weigh little, and what
 separates its events (who, where, which numbers) weighs most; it then clusters the topic into
-stories at `story_threshold`.
+stories at `story_threshold`. Average linkage leaves an event's shortest or oddest reports on their
+own; inside one topic such a stray is far likelier part of one of its stories than a story of its
+own, so a story of at most `attach_size` articles joins the topic's story most similar to it on
+average when that mean reaches `attach_threshold`.
 
 A **reuse family** is a text lineage: a directed tree from an original to its reprints and rewrites
 (and theirs). `reuse_families` builds it from derived pairs (the verdicts of `compare`) with these
@@ -57,6 +60,7 @@ __all__ = [
     "FamilyEdge",
     "Pair",
     "as_pair",
+    "attach_small",
     "average_linkage",
     "average_linkage_reference",
     "cluster_stories",
@@ -420,15 +424,51 @@ def _groups(features: _Features, options: ClusterOptions, floor: float) -> list[
 
 def _clusters(features: _Features, groups: list[np.ndarray], options: ClusterOptions, threshold: float,
               local: bool) -> list[np.ndarray]:
-    """Average-linkage clusters at `threshold` inside each group (positions, ascending)."""
+    """Average-linkage clusters at `threshold` inside each group (positions, ascending); in the
+    second pass (`local`) small ones are then attached (`attach_small`)."""
     out = []
     for group in groups:
         if len(group) < 2:
             out.append(group)
             continue
-        labels = average_linkage(story_similarity(features, group, options, local), threshold)
+        sim = story_similarity(features, group, options, local)
+        labels = average_linkage(sim, threshold)
+        if local and options.attach_size > 0:
+            labels = attach_small(sim, labels, options.attach_size, options.attach_threshold)
         out.extend(group[labels == label] for label in np.unique(labels))
     return out
+
+
+def attach_small(sim: np.ndarray, labels: np.ndarray, size: int, threshold: float) -> np.ndarray:
+    """Clusters of at most `size` items joined to the cluster of highest mean similarity to them,
+    when that mean is at least `threshold`; smallest first (ties by first item), until none can
+    be. Average linkage leaves an event's shortest or oddest reports on their own: inside one
+    topic, a lone article is far likelier a stray of one of its stories than a story of its own.
+    Returns labels as `average_linkage` gives them (the smallest index of each cluster)."""
+    members = [np.flatnonzero(labels == label) for label in np.unique(labels)]
+    while len(members) > 1:
+        members.sort(key=lambda m: (len(m), int(m[0])))
+        for a, small in enumerate(members):
+            if len(small) > size:
+                return _labels(len(labels), members)
+            others = [b for b in range(len(members)) if b != a]
+            means = [float(sim[np.ix_(small, members[b])].mean()) for b in others]
+            best = int(np.argmax(means))  # the first of equal means: the smaller cluster
+            if means[best] >= threshold:
+                target = others[best]
+                members[target] = np.sort(np.concatenate([members[target], small]))
+                del members[a]
+                break
+        else:
+            break
+    return _labels(len(labels), members)
+
+
+def _labels(n: int, members: list[np.ndarray]) -> np.ndarray:
+    labels = np.empty(n, dtype=np.int64)
+    for m in members:
+        labels[m] = m.min()
+    return labels
 
 
 # --- reuse families --------------------------------------------------------------------------

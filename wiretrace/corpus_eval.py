@@ -157,7 +157,8 @@ def evaluate_ecbplus(folder: Path, options: Options, workers: int, progress) -> 
     notes = [f"{len(docs)} documents, {len(set(gold.values()))} gold stories (topic + ecb/ecbplus), "
              "clustered all at once",
              f"wiretrace: cluster.topic_threshold {options.cluster.topic_threshold}, story_threshold "
-             f"{options.cluster.story_threshold}, semantic_weight {options.cluster.semantic_weight} "
+             f"{options.cluster.story_threshold}, semantic_weight {options.cluster.semantic_weight}, "
+             f"attach_size {options.cluster.attach_size}, attach_threshold {options.cluster.attach_threshold} "
              "(defaults tuned on this development set)",
              f"baseline threshold {tuned[1]:.2f}: the best of {len(grid)} tried, on this data (optimistic)"]
     predictions = [{"doc": x.article.id, "story": pred[x.article.id], "gold": x.story} for x in items]

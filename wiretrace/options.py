@@ -122,6 +122,8 @@ class ClusterOptions:
     semantic_weight: float = 0.0  # weight of the embedding cosine (the rest is TF-IDF cosine)
     name_weight: float = 3.0  # names count this many times a content word in the TF-IDF vector
     title_weight: float = 4.0  # title words count this many times a body word
+    attach_size: int = 2  # second pass: a story of at most this many articles (0: none) ...
+    attach_threshold: float = 0.08  # ... joins the topic's story most similar to it on average, if at least this
     story_days: float = 0.0  # > 0: articles published further apart than this many days ...
     date_penalty: float = 0.5  # ... have their similarity multiplied by (1 - date_penalty)
     neighbours: int = 30  # nearest articles compared per article when the corpus exceeds dense_limit
