@@ -12,6 +12,7 @@ from wiretrace.cluster import (
     Pair,
     _components,
     _features,
+    _tfidf_gram,
     _top,
     attach_small,
     average_linkage,
@@ -99,6 +100,20 @@ def test_top_k_per_row_agrees_with_sorting_each_row(n, m, k, seed, width):
     row, column = _top(scores, k, width)
     expected = [(r, c) for r in range(n) for c in sorted(range(m), key=lambda c: (-scores[r, c], c))[:k]]
     assert list(zip(row.tolist(), column.tolist())) == expected
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 90), st.integers(0, 10_000))
+def test_tfidf_gram_is_every_dot_product_on_both_paths(n, seed):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(n):
+        terms = np.unique(rng.integers(0, 400, size=int(rng.integers(0, 30))))
+        rows.append((terms, rng.random(len(terms))))
+    expected = np.array([[sum(w * dict(zip(b[0].tolist(), b[1].tolist())).get(t, 0.0) for t, w in zip(*a))
+                          for b in rows] for a in rows]).reshape(n, n)
+    for dense_below in (0, 1000):  # sparse product, dense product
+        assert np.allclose(_tfidf_gram(rows, dense_below), expected)
 
 
 # --- average linkage -----------------------------------------------------------------------------

@@ -179,22 +179,23 @@ def _tfidf(counts: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[np.ndarray
     return out
 
 
-def _tfidf_gram(rows: list[tuple[np.ndarray, np.ndarray]], chunk: int = 4096) -> np.ndarray:
-    """Dense cosine matrix of sparse unit rows, computed over slices of their shared vocabulary."""
+def _tfidf_gram(rows: list[tuple[np.ndarray, np.ndarray]], dense_below: int = 64) -> np.ndarray:
+    """Dense cosine matrix of sparse unit rows, over the terms they use only: a dense product for
+    fewer than `dense_below` rows (scipy's overhead outweighs the work), a sparse one beyond."""
     n = len(rows)
-    gram = np.zeros((n, n), dtype=np.float64)
     if not n or not sum(len(r[0]) for r in rows):
-        return gram
-    t_all = np.concatenate([r[0] for r in rows])
-    w_all = np.concatenate([r[1] for r in rows])
-    i_all = np.repeat(np.arange(n), [len(r[0]) for r in rows])
-    _, t_all = np.unique(t_all, return_inverse=True)  # local term ids: chunks cover only these
-    for lo in range(0, int(t_all.max()) + 1, chunk):
-        keep = (t_all >= lo) & (t_all < lo + chunk)
-        block = np.zeros((n, chunk), dtype=np.float32)
-        block[i_all[keep], t_all[keep] - lo] = w_all[keep]
-        gram += block @ block.T
-    return gram
+        return np.zeros((n, n), dtype=np.float64)
+    sizes = np.array([len(r[0]) for r in rows], dtype=np.int64)
+    weights = np.concatenate([r[1] for r in rows]).astype(np.float64)
+    _, local = np.unique(np.concatenate([r[0] for r in rows]), return_inverse=True)
+    local = local.ravel()
+    if n < dense_below:
+        block = np.zeros((n, int(local.max()) + 1))
+        block[np.repeat(np.arange(n), sizes), local] = weights
+        return block @ block.T
+    matrix = sparse.csr_matrix((weights, local, np.concatenate([[0], np.cumsum(sizes)])),
+                               shape=(n, int(local.max()) + 1))
+    return (matrix @ matrix.T).toarray()
 
 
 def _pair_similarity(features: _Features, i: np.ndarray, j: np.ndarray, options: ClusterOptions) -> np.ndarray:
