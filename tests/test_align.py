@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 import wiretrace
-from wiretrace.align import FEATURES, changed_facts, in_run, pair_features
+from wiretrace.align import FEATURES, changed_facts, in_run, pair_features, shared_quotation
 from wiretrace.models import Article, Sentence
 
 EXAMPLES = "wiretrace/examples/"
@@ -131,3 +131,21 @@ def test_fast_features_agree_with_the_reference():
         assert np.allclose(_features(a, b, sem, clause), features_reference(a, b, sem, clause), atol=1e-6)
     empty = _side(())
     assert _features(empty, b, np.zeros((0, len(b.sentences))), np.zeros((0, len(b.sentences)))).shape == (0, len(b.sentences), 9)
+
+
+@pytest.mark.parametrize("d_text, s_text, expected", [
+    # The same quotation, each report's own words around it.
+    ('"We will rebuild every school before winter," the governor told reporters on Tuesday.',
+     'Officials gathered as she spoke: "We will rebuild every school before winter."', True),
+    # A quotation left open runs to the end of the sentence.
+    ('Protesters chanted "no new taxes on fuel or bread',
+     'In the square the crowd kept chanting "no new taxes on fuel or bread"', True),
+    # Shared words outside the quotation: more than a shared quotation.
+    ('The river flooded the valley villages, "a disaster," the mayor said.',
+     'The river flooded the valley villages overnight, officials said.', False),
+    # Nothing quoted on either side.
+    ("The river flooded the valley villages.", "The river flooded the valley villages overnight.", False),
+])
+def test_shared_quotation(d_text, s_text, expected):
+    assert shared_quotation(d_text, s_text) is expected
+    assert shared_quotation(s_text, d_text) is expected

@@ -553,18 +553,27 @@ def _unquoted(text: str) -> str:
     return text
 
 
+def _common_stems(text: str) -> frozenset[str]:
+    """Content stems of the words not capitalised (names are left out)."""
+    return frozenset(w.stem for w in fp.words(text) if fp.is_content(w) and not w.text[:1].isupper())
+
+
+@lru_cache(maxsize=1 << 15)  # each sentence meets many candidates
+def _quotation_stems(text: str) -> tuple[frozenset[str], frozenset[str] | None]:
+    """`_common_stems` of the whole sentence and of its text outside quotations (None when it
+    quotes nothing)."""
+    out = _unquoted(text)
+    return _common_stems(text), (_common_stems(out) if out != text else None)
+
+
 def shared_quotation(d_text: str, s_text: str) -> bool:
     """Do two sentences share little beyond what they quote? Names are left out of the count:
     a quotation is attributed to the same speaker in both."""
-    d_out, s_out = _unquoted(d_text), _unquoted(s_text)
-    if d_out == d_text and s_out == s_text:
+    (d_all, d_out), (s_all, s_out) = _quotation_stems(d_text), _quotation_stems(s_text)
+    if d_out is None and s_out is None:
         return False
-
-    def stems(text: str) -> set[str]:
-        return {w.stem for w in fp.words(text) if fp.is_content(w) and not w.text[:1].isupper()}
-
-    shared_all = stems(d_text) & stems(s_text)
-    shared_out = stems(d_out) & stems(s_out)
+    shared_all = d_all & s_all
+    shared_out = (d_all if d_out is None else d_out) & (s_all if s_out is None else s_out)
     return bool(shared_all) and len(shared_out) <= 0.25 * len(shared_all)
 
 
