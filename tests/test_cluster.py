@@ -153,6 +153,40 @@ def test_small_clusters_join_the_closest_cluster_on_average():
     assert attach_small(sim, labels, 3, 0.01).tolist() == [0, 0, 0, 3, 3, 3, 3, 0]
 
 
+def attach_small_reference(sim, labels, size, threshold):
+    """`attach_small` the slow, obvious way: clusters as lists, means of the submatrices."""
+    members = [np.flatnonzero(labels == label) for label in np.unique(labels)]
+    merged = True
+    while len(members) > 1 and merged:
+        merged = False
+        members.sort(key=lambda m: (len(m), int(m[0])))
+        for a, small in enumerate(members):
+            if len(small) > size:
+                break
+            others = [b for b in range(len(members)) if b != a]
+            means = [float(sim[np.ix_(small, members[b])].mean()) for b in others]
+            best = int(np.argmax(means))
+            if means[best] >= threshold:
+                members[others[best]] = np.sort(np.concatenate([members[others[best]], small]))
+                del members[a]
+                merged = True
+                break
+    out = np.empty(len(labels), dtype=np.int64)
+    for m in members:
+        out[m] = m.min()
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 30), st.integers(0, 10_000), st.floats(0.3, 0.8), st.integers(1, 3), st.floats(0.0, 0.6))
+def test_attach_small_agrees_with_the_reference(n, seed, linkage, size, threshold):
+    rng = np.random.default_rng(seed)
+    sim = rng.random((n, n))
+    sim = (sim + sim.T) / 2
+    labels = average_linkage(sim, linkage)
+    assert attach_small(sim, labels, size, threshold).tolist() == attach_small_reference(sim, labels, size, threshold).tolist()
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.integers(2, 12), st.integers(0, 10_000), st.integers(1, 3), st.floats(0.0, 0.6))
 def test_attaching_only_ever_merges_small_clusters(n, seed, size, threshold):

@@ -442,34 +442,45 @@ def _clusters(features: _Features, groups: list[np.ndarray], options: ClusterOpt
 
 def attach_small(sim: np.ndarray, labels: np.ndarray, size: int, threshold: float) -> np.ndarray:
     """Clusters of at most `size` items joined to the cluster of highest mean similarity to them,
-    when that mean is at least `threshold`; smallest first (ties by first item), until none can
-    be. Average linkage leaves an event's shortest or oddest reports on their own: inside one
-    topic, a lone article is far likelier a stray of one of its stories than a story of its own.
-    Returns labels as `average_linkage` gives them (the smallest index of each cluster)."""
-    members = [np.flatnonzero(labels == label) for label in np.unique(labels)]
-    while len(members) > 1:
-        members.sort(key=lambda m: (len(m), int(m[0])))
-        for a, small in enumerate(members):
-            if len(small) > size:
-                return _labels(len(labels), members)
-            others = [b for b in range(len(members)) if b != a]
-            means = [float(sim[np.ix_(small, members[b])].mean()) for b in others]
-            best = int(np.argmax(means))  # the first of equal means: the smaller cluster
-            if means[best] >= threshold:
-                target = others[best]
-                members[target] = np.sort(np.concatenate([members[target], small]))
-                del members[a]
-                break
-        else:
+    when that mean is at least `threshold`: of the clusters by (size, first item), the first small
+    one that can join the first of its best targets does, and so on until none can. Average linkage
+    leaves an event's shortest or oddest reports on their own: inside one topic, a lone article is
+    far likelier a stray of one of its stories than a story of its own. Returns labels as
+    `average_linkage` gives them (the smallest index of each cluster).
+
+    Cluster-to-cluster sums of `sim` are kept and merged, so a step costs one pass over the
+    small clusters' rows, not over the items."""
+    n = len(labels)
+    _, cluster = np.unique(labels, return_inverse=True)
+    cluster = cluster.ravel()
+    c = int(cluster.max()) + 1 if n else 0
+    onehot = sparse.csr_matrix((np.ones(n), (np.arange(n), cluster)), shape=(n, c))
+    total = np.asarray((onehot.T @ np.asarray(sim, dtype=np.float64)) @ onehot)  # (c, c) sums
+    count = np.bincount(cluster, minlength=c).astype(np.float64)
+    first = np.full(c, n, dtype=np.int64)
+    np.minimum.at(first, cluster, np.arange(n))
+    alive = np.ones(c, dtype=bool)
+    while alive.sum() > 1:
+        live = np.flatnonzero(alive)
+        order = live[np.lexsort((first[live], count[live]))]
+        small = order[count[order] <= size]
+        if not len(small):
             break
-    return _labels(len(labels), members)
-
-
-def _labels(n: int, members: list[np.ndarray]) -> np.ndarray:
-    labels = np.empty(n, dtype=np.int64)
-    for m in members:
-        labels[m] = m.min()
-    return labels
+        means = total[np.ix_(small, order)] / (count[small, None] * count[None, order])
+        means[small[:, None] == order[None, :]] = -np.inf
+        best = means.argmax(axis=1)  # the first of equal means in (size, first item) order
+        ok = means[np.arange(len(small)), best] >= threshold
+        if not ok.any():
+            break
+        k = int(np.argmax(ok))
+        a, target = small[k], order[best[k]]
+        total[target] += total[a]
+        total[:, target] += total[:, a]
+        count[target] += count[a]
+        first[target] = min(first[target], first[a])
+        alive[a] = False
+        cluster[cluster == a] = target
+    return first[cluster]
 
 
 # --- reuse families --------------------------------------------------------------------------
