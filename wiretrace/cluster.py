@@ -136,8 +136,13 @@ def _mean_vector(v) -> np.ndarray | None:
 
 def _features(docs: Iterable[Document], vectors, options: ClusterOptions) -> _Features:
     """Per-article features, computed one document at a time (the documents are not kept), then
-    put in article-id order so that nothing depends on the order they came in."""
-    lookup = vectors if callable(vectors) else (lambda doc: vectors.get(doc.article.id))
+    put in article-id order so that nothing depends on the order they came in. Embeddings are
+    not looked up when `semantic_weight` is 0: nothing would weigh them."""
+    if not options.semantic_weight:
+        def lookup(doc: Document) -> None:
+            return None
+    else:
+        lookup = vectors if callable(vectors) else (lambda doc: vectors.get(doc.article.id))
     terms: dict[str, int] = {}
     rows = []
     for doc in docs:

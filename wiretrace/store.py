@@ -26,6 +26,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,9 @@ from .errors import NotFoundError, StoreError
 from .models import Article, Comparison, Document, Sentence
 from .options import Options, StoreOptions
 from .segment import normalize
+
+# Sentences read back get their matching text again; reprints repeat sentences, so it is cached.
+_normalized = lru_cache(maxsize=1 << 16)(normalize)
 
 SCHEMA_VERSION = "1"
 
@@ -347,7 +351,7 @@ class Store:
         ).fetchall()
         text = article.text
         sentences = tuple(
-            Sentence(article.id, idx, start, end, text[start:end], role, paragraph, normalize(text[start:end]), rule or "")
+            Sentence(article.id, idx, start, end, text[start:end], role, paragraph, _normalized(text[start:end]), rule or "")
             for idx, start, end, role, paragraph, rule in rows
         )
         return Document(article, sentences)
