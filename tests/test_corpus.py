@@ -83,6 +83,27 @@ def test_sources_ranks_the_stored_copies(scanned):
         assert "independent" not in ids and "heavy_paraphrase" not in ids
 
 
+def test_an_error_clustering_stories_beside_the_alignment_fails_the_scan(scanned, tmp_path, monkeypatch):
+    from wiretrace import corpus
+
+    db, *_ = scanned
+    copy = tmp_path / "s.db"
+    copy.write_bytes(Path(db).read_bytes())
+    late = tmp_path / "late_reprint.txt"
+    late.write_text((EXAMPLES / "light_edit.txt").read_text(encoding="utf-8"), encoding="utf-8")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("clustering failed")
+
+    monkeypatch.setattr(corpus, "cluster_stories", broken)
+    with Store(copy) as store:
+        api.add([late], store, LEXICAL)
+        before = store.story_groups()
+        with pytest.raises(RuntimeError, match="clustering failed"):
+            scan(store, LEXICAL, workers=1)
+        assert store.story_groups() == before  # the stories saved before are kept
+
+
 def test_scan_of_files_uses_a_temporary_store():
     report = scan([EXAMPLES / "wire_original.txt", EXAMPLES / "verbatim_reprint.txt"], LEXICAL, workers=1)
     assert report.articles == 2 and report.pairs_found == 1

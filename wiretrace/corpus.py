@@ -344,12 +344,16 @@ def _scan_store(store, options: Options, progress: Progress, since: str, until: 
     try:
         todo, report.articles, report.skipped = state.pending(digest, since, until)
         report.scanned = len(todo)
+        stories = None
         if todo:
             t0 = time.perf_counter()
             index = CandidateIndex.open(store, options)
             pairs = _candidate_pairs(store, index, todo, options, since, until,
                                      progress(len(todo), "candidates"))
             report.timings["candidates"] = time.perf_counter() - t0
+            # Stories need the articles, not the pairs: they are clustered beside the alignment,
+            # whose workers leave this process idle, and saved once it is done.
+            stories = _Background(_cluster_stored, store.path, options)
             t0 = time.perf_counter()
             tick = progress(len(pairs), "pairs aligned")
 
@@ -373,18 +377,51 @@ def _scan_store(store, options: Options, progress: Progress, since: str, until: 
             report.families = reuse_families(store.iter_pair_summaries(), options)
             store.save_families(family_rows(report.families), replace_all=True)
         report.timings["families"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        if todo or not store.story_of(next(iter(store.ids()), "")):
-            stories = cluster_stories(store.iter_documents(), _story_vectors(store), options)
-            store.save_stories(stories, replace_all=True)
-            report.stories = len(set(stories.values()))
+        if stories is None and not store.story_of(next(iter(store.ids()), "")):
+            stories = _Background(_cluster_stored, store.path, options)  # never clustered yet
+        if stories is not None:
+            found, report.timings["stories"] = stories.result()
+            store.save_stories(found, replace_all=True)
+            report.stories = len(set(found.values()))
         else:
             report.stories = _story_count(store)
-        report.timings["stories"] = time.perf_counter() - t0
     finally:
         state.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _cluster_stored(path: Path, options: Options) -> tuple[dict[str, str], float]:
+    """`cluster_stories` over every article of the store at `path` (read through a connection of
+    its own), and the seconds it took."""
+    from .store import Store
+
+    t0 = time.perf_counter()
+    with Store(path, readonly=True, timeout=options.store.busy_timeout) as store:
+        found = cluster_stories(store.iter_documents(), _story_vectors(store), options)
+    return found, time.perf_counter() - t0
+
+
+class _Background:
+    """`fn(*args)` in a daemon thread, so that an interrupted scan does not wait for it;
+    `result()` waits for it and returns its value or raises its error."""
+
+    def __init__(self, fn: Callable, *args):
+        self._value, self._error = None, None
+        self._thread = threading.Thread(target=self._run, args=(fn, args), daemon=True)
+        self._thread.start()
+
+    def _run(self, fn: Callable, args: tuple) -> None:
+        try:
+            self._value = fn(*args)
+        except BaseException as exc:  # handed to whoever waits for the result
+            self._error = exc
+
+    def result(self):
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 def _stored_families(store) -> list[Family]:
