@@ -15,18 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from wiretrace import datasets
-from wiretrace.cluster import cluster_stories
-from wiretrace.corpus_eval import _scores, sentence_vectors
 from wiretrace.evaluate import evaluate
 from wiretrace.options import load_options
-from wiretrace.segment import segment
 
 DATA = Path(__file__).parents[2] / "shared" / "data"
 FLOORS_FILE = Path(__file__).parent / "quality_floors.json"
 FLOORS = json.loads(FLOORS_FILE.read_text("utf-8"))
-STORY_SETS = ("ecbplus",)  # story clustering (`wiretrace eval ecbplus`), not pair verdicts
-SETS = [name for name in FLOORS if not name.startswith("_") and name not in STORY_SETS]
+SETS = [name for name in FLOORS if not name.startswith("_")]
 
 
 @pytest.mark.gate
@@ -36,40 +31,16 @@ def test_quality_at_or_above_floor(dataset: str, monkeypatch: pytest.MonkeyPatch
         pytest.skip(f"{DATA / dataset} not found: the quality gate needs the shared evaluation data")
     monkeypatch.chdir(tmp_path)  # the shipped defaults: no ./wiretrace.toml, no environment
     report = evaluate(dataset, DATA, load_options(env={}))
-    failures = _failures(FLOORS[dataset], report.metrics)
-    measured = ", ".join(f"{k} {v:.4f}" for k, v in report.metrics.items())
-    print(f"{dataset}: {measured} ({report.seconds:.0f} s)")  # in CI's log with -rA, pass or fail
-    assert not failures, f"{dataset}: {'; '.join(failures)} (measured: {measured}; {report.seconds:.0f} s)"
-
-
-def _failures(floors: dict, metrics: dict) -> list[str]:
     failures = []
-    for metric, bound in floors.items():
-        value = metrics[metric]
+    for metric, bound in FLOORS[dataset].items():
+        value = report.metrics[metric]
         if "min" in bound and value < bound["min"]:
             failures.append(f"{metric} {value:.4f} < floor {bound['min']}")
         if "max" in bound and value > bound["max"]:
             failures.append(f"{metric} {value:.4f} > ceiling {bound['max']}")
-    return failures
-
-
-@pytest.mark.gate
-def test_ecbplus_stories_at_or_above_floor(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    """`cluster_stories` with the shipped defaults on the ECB+ development documents, scored as
-    `wiretrace eval ecbplus` scores it."""
-    if not (DATA / "ecbplus").is_dir():
-        pytest.skip(f"{DATA / 'ecbplus'} not found: the quality gate needs the shared evaluation data")
-    monkeypatch.chdir(tmp_path)
-    options = load_options(env={})
-    items = datasets.load_ecbplus(DATA / "ecbplus")
-    docs = [segment(x.article, options.segment) for x in items]
-    # The embeddings only count with a semantic weight; without one the words alone decide.
-    vectors = sentence_vectors(docs, options) if options.cluster.semantic_weight else {}
-    metrics = _scores({x.article.id: x.story for x in items}, cluster_stories(docs, vectors, options))
-    measured = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
-    print(f"ecbplus: {measured}")
-    failures = _failures(FLOORS["ecbplus"], metrics)
-    assert not failures, f"ecbplus: {'; '.join(failures)} (measured: {measured})"
+    measured = ", ".join(f"{k} {v:.4f}" for k, v in report.metrics.items())
+    print(f"{dataset}: {measured} ({report.seconds:.0f} s)")  # in CI's log with -rA, pass or fail
+    assert not failures, f"{dataset}: {'; '.join(failures)} (measured: {measured}; {report.seconds:.0f} s)"
 
 
 def _bounds_loosened(old: dict, new: dict) -> list[str]:

@@ -377,10 +377,9 @@ def _scan_store(store, options: Options, progress: Progress, since: str, until: 
             report.families = reuse_families(store.iter_pair_summaries(), options)
             store.save_families(family_rows(report.families), replace_all=True)
         report.timings["families"] = time.perf_counter() - t0
-        if stories is None and not store.story_of(next(iter(store.ids()), "")):
-            stories = _Background(_cluster_stored, store.path, options)  # never clustered yet
-        if stories is not None:
-            found, report.timings["stories"] = stories.result()
+        if stories is not None or not store.story_of(next(iter(store.ids()), "")):  # new work, or never clustered
+            found, report.timings["stories"] = (stories.result() if stories is not None
+                                                else _cluster_stored(store.path, options))
             store.save_stories(found, replace_all=True)
             report.stories = len(set(found.values()))
         else:

@@ -147,7 +147,9 @@ def evaluate_ecbplus(folder: Path, options: Options, workers: int, progress) -> 
     items = datasets.load_ecbplus(folder)
     docs = [segment(x.article, options.segment) for x in items]
     gold = {x.article.id: x.story for x in items}
-    vectors = sentence_vectors(docs, options, progress(len(docs), "ECB+ documents embedded"))
+    # Stories weigh embeddings only with a semantic weight; without one they are not computed.
+    vectors = (sentence_vectors(docs, options, progress(len(docs), "ECB+ documents embedded"))
+               if options.cluster.semantic_weight else {})
     pred = cluster_stories(docs, vectors, options)
     metrics = _scores(gold, pred)
     grid = np.round(np.arange(0.02, 0.40, 0.01), 2)
