@@ -1,5 +1,7 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import wiretrace
 from wiretrace.align import FEATURES, changed_facts, in_run, pair_features, shared_quotation
@@ -80,18 +82,21 @@ def test_spans_are_word_offsets_in_the_sentence():
 
 
 def test_spans_mark_shared_content_not_lone_function_words():
-    from wiretrace.align import _coded, _side, _spans
+    from wiretrace.align import _side, _spans
     from wiretrace.models import Sentence
 
     def spans(a, b):
         x, y = (_side((Sentence("x", 0, 0, len(t), t),)) for t in (a, b))
-        return [a[s:e] for s, e in _spans(x, 0, y, 0, _coded(x, y))]
+        return [a[s:e] for s, e in _spans(x, 0, y, 0)]
 
     assert spans("The mayor said the river had risen in the night.",
                  "The police said the roads were closed in the north.") == []  # "The", "said the", "in the" only
     assert spans("The mayor said the river had risen in the night.", "A river rose.") == ["river"]
     assert spans("Le maire a dit que la rivière était très haute", "la rivière était très haute hier") == \
         ["la rivière était très haute"]  # character offsets on non-ASCII text
+    assert spans("« La rivière a débordé », dit-il.", "« La rivière a débordé », dit-il.") == \
+        ["La rivière a débordé », dit-il"]  # the same words: one span, first word to last
+    assert spans("It was in the", "It was in the") == []  # ... unless none is a content word
 
 
 def test_reordering_costs_nothing():
@@ -149,3 +154,45 @@ def test_fast_features_agree_with_the_reference():
 def test_shared_quotation(d_text, s_text, expected):
     assert shared_quotation(d_text, s_text) is expected
     assert shared_quotation(s_text, d_text) is expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(*[st.sampled_from([0.0, 0.3, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9,
+                                             0.95, 0.97, 1.0]) | st.floats(0, 1)] * 5), min_size=1, max_size=12),
+       st.lists(st.floats(0, 1), min_size=12, max_size=12))
+def test_the_labelled_mask_is_where_label_gives_a_label(rows, probas):
+    from wiretrace.align import _label, _labelled_mask
+    from wiretrace.options import AlignOptions
+
+    options = AlignOptions()
+    features = np.zeros((1, len(rows), len(FEATURES)), dtype=np.float32)
+    features[0, :, :5] = rows
+    proba = np.asarray([probas[: len(rows)]], dtype=np.float32)
+    mask = _labelled_mask(features, proba, options)
+    expected = [_label(f, p, options) is not None for f, p in zip(features[0].tolist(), proba[0].tolist())]
+    assert mask[0].tolist() == expected
+
+
+def test_a_fresh_word_code_table_gives_the_same_features(monkeypatch):
+    from wiretrace import align
+
+    x, y = (wiretrace.read(f"wiretrace/examples/{n}.txt") for n in ("light_edit", "wire_original"))
+    vx, vy = (np.zeros((len(align.embedding_texts(d)), 1), dtype=np.float32) for d in (x, y))
+    before, token = align.score(x, y, vx, vy).features, align._CODES.token
+    monkeypatch.setattr(align, "_CODE_LIMIT", align._CODE_BASE + len(align._CODES.table) + 10)  # no room left
+    after = align.score(x, y, vx, vy).features
+    assert align._CODES.token != token and len(align._CODES.table) < 1000  # a fresh table, these articles' words
+    assert np.array_equal(before, after)
+
+
+def test_each_thread_codes_words_with_a_table_of_its_own():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from wiretrace import align
+
+    x, y = (wiretrace.read(f"wiretrace/examples/{n}.txt") for n in ("light_edit", "wire_original"))
+    vx, vy = (np.zeros((len(align.embedding_texts(d)), 1), dtype=np.float32) for d in (x, y))
+    here = align.score(x, y, vx, vy).features
+    with ThreadPoolExecutor(4) as pool:  # each thread codes the words in its own order
+        found = list(pool.map(lambda k: align.score(*((x, y, vx, vy) if k % 2 else (y, x, vy, vx))).features, range(8)))
+    assert all(np.array_equal(f if k % 2 else f.transpose(1, 0, 2), here) for k, f in enumerate(found))

@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import wiretrace
 from wiretrace.attribute import coherence, credit
@@ -195,3 +197,23 @@ def test_whole_sentences_copied_make_a_composite_partially_derived(tmp_path):
     assert result.verdict.verdict == "partially derived"  # three sentences copied word for word
     assert wiretrace.compare(composite, wire, _options(model=_model_file(tmp_path, "not derived"), min_copies=4)
                              ).verdict.verdict == "not derived"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from("abcdef"), max_size=40), st.lists(st.sampled_from("abcdef"), max_size=40),
+       st.integers(1, 6))
+def test_tiled_coverage_matches_marking_every_shared_gram(a_words, b_words, n):
+    from wiretrace.attribute import _body_grams, _tiled
+    from wiretrace.models import Sentence
+
+    def grams(words):
+        text = " ".join(words)
+        return _body_grams((Sentence("x", 0, 0, len(text), text),))
+
+    a, b = grams(a_words), grams(b_words)
+    b_grams = {tuple(b_words[k : k + n]) for k in range(len(b_words) - n + 1)}
+    covered = set()
+    for k in range(len(a_words) - n + 1):
+        if tuple(a_words[k : k + n]) in b_grams:
+            covered.update(range(k, k + n))
+    assert _tiled(a, b, n) == (len(covered) / len(a_words) if len(a_words) >= n else 0.0)

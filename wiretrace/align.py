@@ -15,9 +15,11 @@ names and polarity before they count as paraphrases.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -119,30 +121,55 @@ class _Side:
     lowered: tuple[str, ...]
     content: tuple[tuple[bool, ...], ...]  # which of its words are content words
     marks: tuple[tuple[str | None, ...], ...]  # each word's stem if a content word, else None
-    hashes: np.ndarray  # the hash of every word key, sentence after sentence (see `_coded`)
-    bounds: tuple[tuple[int, int], ...]  # each sentence's slice of `hashes`
+    coded: tuple[str, ...]  # each sentence's words as `_WORD_CODES` characters, for rapidfuzz
+    lengths: np.ndarray  # words per sentence (float64)
     sparse: tuple[np.ndarray, np.ndarray]  # `_sparse` of the stems
 
 
-def _coded(a: _Side, b: _Side) -> tuple[list[str], list[str]]:
-    """Each sentence's words as one character per distinct word key of the two sides, so that
-    rapidfuzz compares sentences word by word (`cdist` and `opcodes` over these strings)."""
-    _, local = np.unique(np.concatenate([a.hashes, b.hashes]), return_inverse=True)
-    chars = local.astype(np.uint32) + np.uint32(0x10000)  # supplementary planes: never a real word's code
+class _WordCodes(threading.local):
+    """Every word key this thread has met, as one character (from the supplementary planes, never
+    a real word's code), so that rapidfuzz compares sentences word by word (`cdist` and `opcodes`
+    over these strings). One table for all articles: each side is coded once, not once per pair.
+    `token` names the table: sides are cached under it, so a side coded with one table never
+    meets a side coded with another."""
 
-    def strings(codes: np.ndarray, bounds: tuple[tuple[int, int], ...]) -> list[str]:
-        return [codes[x:y].view(f"<U{y - x}")[0] if y > x else "" for x, y in bounds]
+    def __init__(self) -> None:
+        self.table: dict[str, str] = {}
+        self.token = next(_TABLES)
 
-    return strings(chars[: len(a.hashes)], a.bounds), strings(chars[len(a.hashes) :], b.bounds)
+
+_TABLES = itertools.count()
+_CODES = _WordCodes()
+_CODE_BASE, _CODE_LIMIT = 0x10000, 0x10FFFF
+
+
+def _code(key: str) -> str:
+    table = _CODES.table
+    code = table.get(key)
+    if code is None:
+        code = table[key] = chr(_CODE_BASE + len(table))
+    return code
+
+
+def _room_for(*bodies: tuple[Sentence, ...]) -> None:
+    """Start this thread's code table afresh when the words of `bodies` might not fit in it: a
+    thread that meets a million distinct words starts over."""
+    words = sum(len(s.text) for body in bodies for s in body)  # at most one new word per character
+    if _CODE_BASE + len(_CODES.table) + words > _CODE_LIMIT:
+        _CODES.table, _CODES.token = {}, next(_TABLES)
+
+
+def _side(sentences: tuple[Sentence, ...]) -> _Side:
+    return _coded_side(sentences, _CODES.token)
 
 
 @lru_cache(maxsize=1024)  # a scan batch meets each article in several pairs, each pair in both orders
-def _side(sentences: tuple[Sentence, ...]) -> _Side:
+def _coded_side(sentences: tuple[Sentence, ...], token: int) -> _Side:
+    """`_side` with the words coded by the table `token` (this thread's)."""
     ws = tuple(fp.tokens(s.text) for s in sentences)
     keys = tuple(tuple(w.key for w in x) for x in ws)
     content = tuple(tuple(fp.is_content(w) for w in x) for x in ws)
     stems = tuple(frozenset(w.stem for w, c in zip(x, cs) if c) for x, cs in zip(ws, content))
-    ends = np.cumsum([len(x) for x in keys], dtype=np.int64).tolist()
     numbers = tuple(fp.numbers(s.text) for s in sentences)
     names = tuple(fp.names(s.text) for s in sentences)
     return _Side(
@@ -150,8 +177,8 @@ def _side(sentences: tuple[Sentence, ...]) -> _Side:
         tuple(" ".join(k) for k in keys),
         content,
         tuple(tuple(w.stem if c else None for w, c in zip(x, cs)) for x, cs in zip(ws, content)),
-        np.fromiter((hash(k) for x in keys for k in x), dtype=np.int64, count=sum(map(len, keys))),
-        tuple(zip([0] + ends[:-1], ends)),
+        tuple("".join(map(_code, k)) for k in keys),
+        np.array([len(x) for x in ws], dtype=np.float64),
         _sparse(stems),
     )
 
@@ -174,14 +201,16 @@ def _agree(x: frozenset[str], y: frozenset[str]) -> float:
 
 @dataclass
 class PairScores:
-    """Feature tensor (n_derived, n_source, len(FEATURES)) and the pair probabilities."""
+    """Feature tensor (n_derived, n_source, len(FEATURES)) and the pair probabilities, with the
+    two sides they score (`align` labels on them without preparing either again)."""
 
     features: np.ndarray
     proba: np.ndarray
-    coded: tuple[list[str], list[str]]  # `_coded` of the two sides, for `_spans`
+    a: _Side
+    b: _Side
 
     def transpose(self) -> "PairScores":
-        return PairScores(self.features.transpose(1, 0, 2), self.proba.T, self.coded[::-1])
+        return PairScores(self.features.transpose(1, 0, 2), self.proba.T, self.b, self.a)
 
 
 def _row(a: _Side, i: int, b: _Side, j: int, w: dict[str, float], sem: float, clause: float) -> tuple[float, ...]:
@@ -211,6 +240,18 @@ def features_reference(a: _Side, b: _Side, sem: np.ndarray, clause: np.ndarray) 
     return out
 
 
+def _agreements(x: tuple[frozenset[str], ...], y: tuple[frozenset[str], ...]) -> list[list[float]]:
+    """`_agree` of every pair of sentences (few have numbers or names: a loop beats matrices)."""
+    out = [[1.0] * len(y) for _ in x]
+    some = [j for j, v in enumerate(y) if v]
+    for i, v in enumerate(x):
+        if v:
+            row = out[i]
+            for j in some:
+                row[j] = _agree(v, y[j])
+    return out
+
+
 def _sparse(sets: tuple[frozenset[str], ...]) -> tuple[np.ndarray, np.ndarray]:
     """(sentence, item hash) of every item of every sentence: the incidence matrix, sparse."""
     rows = np.repeat(np.arange(len(sets)), [len(x) for x in sets])
@@ -227,17 +268,7 @@ def _incidences(a: tuple[np.ndarray, np.ndarray], n: int, b: tuple[np.ndarray, n
     return ia, ib
 
 
-def _agreements(x: tuple[frozenset[str], ...], y: tuple[frozenset[str], ...]) -> np.ndarray:
-    """`_agree` of every pair of sentences (few have numbers or names: a loop beats matrices)."""
-    out = np.ones((len(x), len(y)), dtype=np.float64)
-    for i in (i for i, v in enumerate(x) if v):
-        for j in (j for j, v in enumerate(y) if v):
-            out[i, j] = _agree(x[i], y[j])
-    return out
-
-
-def _features(a: _Side, b: _Side, sem: np.ndarray, clause: np.ndarray,
-              coded: tuple[list[str], list[str]] | None = None) -> np.ndarray:
+def _features(a: _Side, b: _Side, sem: np.ndarray, clause: np.ndarray) -> np.ndarray:
     """`features_reference` for all pairs at once: weighted shared stems as a matrix product, the
     word and character ratios by rapidfuzz's `cdist`."""
     n, m = len(a.sentences), len(b.sentences)
@@ -249,15 +280,13 @@ def _features(a: _Side, b: _Side, sem: np.ndarray, clause: np.ndarray,
     shared = (ia * weight) @ ib.T
     wa, wb = ia @ weight, ib @ weight
     total, least = wa[:, None] + wb[None, :], np.minimum(wa[:, None], wb[None, :])
-    la = np.array([len(x) for x in a.words], dtype=np.float64)[:, None]
-    lb = np.array([len(x) for x in b.words], dtype=np.float64)[None, :]
+    la, lb = a.lengths[:, None], b.lengths[None, :]
     longest = np.maximum(la, lb)
     with np.errstate(divide="ignore", invalid="ignore"):
         out[..., 0] = np.clip(sem, 0.0, 1.0)
         out[..., 1] = np.where(total > 0, 2 * shared / total, 0.0)
         out[..., 2] = np.where(least > 0, shared / least, 0.0)
-        ca, cb = coded or _coded(a, b)
-        out[..., 3] = cdist(ca, cb, scorer=Indel.normalized_similarity, dtype=np.float64)
+        out[..., 3] = cdist(a.coded, b.coded, scorer=Indel.normalized_similarity, dtype=np.float64)
         out[..., 4] = cdist(a.lowered, b.lowered, scorer=fuzz.ratio, dtype=np.float64) / 100.0
         out[..., 5] = _agreements(a.numbers, b.numbers)
         out[..., 6] = _agreements(a.names, b.names)
@@ -327,6 +356,7 @@ def _polar_hits(text: str) -> dict[str, str]:
     return hits
 
 
+@lru_cache(maxsize=1 << 16)  # the same two sentences meet again in the pairs of a family of reprints
 def _polarity(a: str, b: str) -> tuple[str, str] | None:
     """Opposite words ("raised"/"cut") or a negation on one side only, in sentences that are
     otherwise close (three quarters of their remaining words in common, in order)."""
@@ -385,17 +415,20 @@ def changed_facts(d: Sentence, s: Sentence, s_doc_numbers: frozenset[str], s_doc
     return found
 
 
-def _spans(a: _Side, i: int, b: _Side, j: int, coded: tuple[list[str], list[str]]) -> tuple[tuple[int, int], ...]:
-    """Spans of sentence `i` of `a` that match sentence `j` of `b` (`coded`: `_coded(a, b)`): equal runs of the word diff
+def _spans(a: _Side, i: int, b: _Side, j: int) -> tuple[tuple[int, int], ...]:
+    """Spans of sentence `i` of `a` that match sentence `j` of `b`: equal runs of the word diff
     that hold a content word (a lone "the" or "said" in common is no copying), plus shared
     content words outside them (paraphrases keep their key words, not their order)."""
-    a_words, content, shared_stems = a.words[i], a.content[i], a.stems[i] & b.stems[j]
+    a_words, content, offset = a.words[i], a.content[i], a.sentences[i].start
+    if a_words and a.coded[i] == b.coded[j]:  # the same words: one run, the whole sentence
+        return ((offset + a_words[0].start, offset + a_words[-1].end),) if any(content) else ()
+    shared_stems = a.stems[i] & b.stems[j]
     marked = [m in shared_stems for m in a.marks[i]]
     if a_words and b.words[j]:
-        for tag, start, end, _, _ in Indel.opcodes(coded[0][i], coded[1][j]):
+        for tag, start, end, _, _ in Indel.opcodes(a.coded[i], b.coded[j]):
             if tag == "equal" and any(content[start:end]):
                 marked[start:end] = [True] * (end - start)
-    spans, k, n, offset = [], 0, len(marked), a.sentences[i].start
+    spans, k, n = [], 0, len(marked)
     while k < n:
         if not marked[k]:
             k += 1
@@ -414,13 +447,13 @@ def embedding_texts(doc: Document) -> list[str]:
 
 def score(derived: Document, source: Document, d_vecs: np.ndarray, s_vecs: np.ndarray) -> PairScores:
     """Score every pair of body sentences; the vectors embed `embedding_texts` of each document."""
+    _room_for(derived.body, source.body)
     a, b = _side(derived.body), _side(source.body)
     sem, clause = semantic(
         [s.norm or s.text for s in a.sentences], [s.norm or s.text for s in b.sentences], d_vecs, s_vecs
     )
-    coded = _coded(a, b)
-    feats = _features(a, b, sem, clause, coded)
-    return PairScores(feats, REUSE_MODEL.predict_proba(feats), coded)
+    feats = _features(a, b, sem, clause)
+    return PairScores(feats, REUSE_MODEL.predict_proba(feats), a, b)
 
 
 def _label(f, proba: float, options: AlignOptions) -> str | None:
@@ -432,6 +465,15 @@ def _label(f, proba: float, options: AlignOptions) -> str | None:
     if proba >= options.paraphrase and semantic >= options.min_semantic:
         return PARAPHRASE
     return None
+
+
+def _labelled_mask(features: np.ndarray, proba: np.ndarray, options: AlignOptions) -> np.ndarray:
+    """Where `_label` gives a label, for all pairs at once (in float64, as `_label` compares)."""
+    f, p = features.astype(np.float64), proba.astype(np.float64)
+    semantic, contain, word_ratio, char_ratio = f[..., 0], f[..., 2], f[..., 3], f[..., 4]
+    return ((char_ratio >= options.verbatim) | (word_ratio >= options.edited)
+            | ((contain >= 0.9) & (word_ratio >= options.edited - 0.15))
+            | ((p >= options.paraphrase) & (semantic >= options.min_semantic)))
 
 
 _RANK = {VERBATIM: 3, EDITED: 2, PARAPHRASE: 1}
@@ -447,7 +489,7 @@ def align(derived: Document, source: Document, scores: PairScores, options: Alig
     own evidence is overwhelming. Verbatim and edited copies need no company. A pair that shares
     little beyond a quotation is a shared quotation: it is shown, but anchors nothing."""
     options = options or AlignOptions()
-    a, b = _side(derived.body), _side(source.body)
+    a, b = scores.a, scores.b
     ctx = _Context(a, b, scores, options)
     for i in range(len(a.sentences)):
         ctx.link(i, _label)
@@ -482,6 +524,9 @@ class _Context:
         self.links: dict[int, list[_Link]] = {}
         self.facts: list[ChangedFact] = []
         self.rows, self.proba = scores.features.tolist(), scores.proba.tolist()  # Python floats: read one by one
+        # Each derived sentence's candidates, most likely first (one sort for all of them).
+        self.order = np.argsort(-scores.proba, axis=1)[:, : options.max_matches * 3].tolist() if len(b.sentences) else []
+        self.labelled = _labelled_mask(scores.features, scores.proba, options).tolist()
 
     def anchors(self) -> list[tuple[int, int]]:
         return [
@@ -513,10 +558,12 @@ class _Context:
 
     def link(self, i: int, rule) -> None:
         a, b, options = self.a, self.b, self.options
-        order = np.argsort(-self.scores.proba[i]).tolist() if len(b.sentences) else []
         best = None
         covered: set[str] = set()
-        for j in order[: options.max_matches * 3]:
+        order = self.order[i] if self.order else []
+        if rule is _label:  # the first pass: skip what it would turn down
+            order = [j for j in order if self.labelled[i][j]]
+        for j in order:
             f, p = self.rows[i][j], self.proba[i][j]
             label = rule(f, p, options) if rule is _label else rule(f, p, options, i, int(j))
             if label is None:
@@ -566,6 +613,7 @@ def _quotation_stems(text: str) -> tuple[frozenset[str], frozenset[str] | None]:
     return _common_stems(text), (_common_stems(out) if out != text else None)
 
 
+@lru_cache(maxsize=1 << 16)
 def shared_quotation(d_text: str, s_text: str) -> bool:
     """Do two sentences share little beyond what they quote? Names are left out of the count:
     a quotation is attributed to the same speaker in both."""
@@ -610,4 +658,4 @@ def _labelled(derived, source, a: _Side, b: _Side, scores: PairScores, links: di
 def _match(a: _Side, b: _Side, scores: PairScores, i: int, j: int) -> Match:
     f = scores.features[i, j]
     lexical = max(float(f[1]), float(f[3]))
-    return Match(b.sentences[j].index, lexical, float(f[0]), _spans(a, i, b, j, scores.coded))
+    return Match(b.sentences[j].index, lexical, float(f[0]), _spans(a, i, b, j))

@@ -44,6 +44,7 @@ from .options import AttributeOptions
 _FIRST_HAND = re.compile(r"\b(?:told|said to|speaking to|in an interview with)\s+(?:the\s+)?([A-Z][\w.&-]+)")
 
 
+@lru_cache(maxsize=1 << 14)  # asked of both articles of every pair
 def _when(value: str) -> datetime | None:
     if not value:
         return None
@@ -240,19 +241,21 @@ def _contained(a: _Grams, b: _Grams, n: int) -> tuple[float, float]:
 
 def _tiled(a: _Grams, b: _Grams, n: int) -> float:
     """Share of `a`'s words covered by word n-grams that `b` also has (greedy string tiling's
-    coverage, without its tile-by-tile bookkeeping)."""
+    coverage, without its tile-by-tile bookkeeping): each shared n-gram covers its own words up
+    to where the next one starts."""
     if a.words < n:
         return 0.0
-    hits = np.flatnonzero(_member(a.runs[n - 1], b.sets[n - 1]))
-    cover = np.zeros(a.words + 1, dtype=np.int32)
-    cover[hits] += 1  # n-gram starts are distinct, and so are their ends
-    cover[hits + n] -= 1
-    return np.count_nonzero(np.cumsum(cover[:-1])) / a.words
+    starts = np.flatnonzero(_member(a.runs[n - 1], b.sets[n - 1]))
+    if not len(starts):
+        return 0.0
+    return int(np.minimum(np.diff(starts), n).sum() + n) / a.words
 
 
-def document_features(derived: Document, source: Document, alignment: Alignment) -> np.ndarray:
-    """The `DOCUMENT_FEATURES` of `derived` aligned against `source`, one float each."""
-    d_share, s_share, _ = shares(alignment)
+def document_features(derived: Document, source: Document, alignment: Alignment,
+                      shared: tuple[float, float, int] | None = None) -> np.ndarray:
+    """The `DOCUMENT_FEATURES` of `derived` aligned against `source`, one float each
+    (`shared`: `shares(alignment)` when the caller has it)."""
+    d_share, s_share, _ = shared or shares(alignment)
     a, b = _body_grams(derived.body), _body_grams(source.body)
     contained = [_contained(a, b, n) for n in range(1, 6)]
     return np.asarray([
@@ -352,7 +355,7 @@ def attribute(derived: Document, source: Document, alignment: Alignment, dir_: D
     model = load_verdict_model(options.model)
     verdict = rule_verdict(d_share, matched, options)
     if model is not None:
-        features = document_features(derived, source, alignment)
+        features = document_features(derived, source, alignment, (d_share, s_share, matched))
         fitted = model.predict(features)
         verdict = PARTIALLY if fitted == NOT_DERIVED and verdict != NOT_DERIVED else fitted
         if matched == 0 and features[DOCUMENT_FEATURES.index("contain3")] == 0.0:

@@ -30,6 +30,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import orjson
 
 from . import fingerprint as fp
 from .errors import NotFoundError, StoreError
@@ -155,7 +156,7 @@ def pair_row(c: Comparison) -> tuple:
     v = c.verdict
     return (c.derived.article.id, c.source.article.id, v.verdict, v.derived_share, v.source_share,
             v.direction.original, v.direction.confidence, int(v.credited),
-            json.dumps(c.to_dict(), ensure_ascii=False), _now())
+            orjson.dumps(c.to_dict()).decode(), _now())
 
 
 class Store:
