@@ -290,10 +290,29 @@ def test_neighbour_path_agrees_with_the_dense_path():
     options = ClusterOptions(topic_threshold=0.1, story_threshold=0.55)
     dense = cluster_stories(docs, {}, options)
     assert cluster_stories(docs, {}, replace(options, dense_limit=4, neighbours=len(docs))) == dense
+    # ... and so does the HNSW graph that finds the neighbours of corpora beyond `ann_above`.
+    assert cluster_stories(docs, {}, replace(options, dense_limit=4, neighbours=len(docs) - 1, ann_above=0)) == dense
     # Oversize topics are split by raising the floor on the neighbour edges, never merged.
     small = cluster_stories(docs, {}, replace(options, dense_limit=4, neighbours=len(docs), max_component=2))
     assert len(set(small.values())) >= len(set(dense.values()))
     assert all(sum(s == story for s in small.values()) <= 2 for story in set(small.values()))
+
+
+def test_hnsw_neighbours_are_nearly_the_exact_ones():
+    from wiretrace.cluster import _ann_neighbours, _exact_neighbours
+
+    rng = np.random.default_rng(3)
+    centres = rng.normal(size=(25, 48))
+    rows = (centres[rng.integers(0, 25, 1500)] + 0.6 * rng.normal(size=(1500, 48))).astype(np.float32)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+
+    def pairs(found):
+        return {(int(i), int(j)) for a, b, _ in found for i, j in zip(a, b)}
+
+    exact, ann = pairs(_exact_neighbours(rows, 10, 256)), pairs(_ann_neighbours(rows, 10, block=500))
+    assert all(i != j for i, j in ann) and len(ann) <= 10 * len(rows)
+    assert len(exact & ann) >= 0.95 * len(exact)
+
 
 # --- reuse families ------------------------------------------------------------------------------
 

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -316,11 +316,29 @@ def _hashed(features: _Features, options: ClusterOptions) -> np.ndarray:
 def _neighbour_edges(features: _Features, options: ClusterOptions, threshold: float,
                      block: int = 1024) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs among each article's nearest neighbours whose exact similarity reaches `threshold`:
-    positions i, j and the similarity."""
+    positions i, j and the similarity. Neighbours by the hashed rows' dot products: every row
+    against every other up to `ann_above` articles, an HNSW graph (usearch) beyond it."""
     rows = _hashed(features, options)
     n, k = len(rows), min(options.neighbours, len(rows) - 1)
-    block = max(64, min(block, _BLOCK_CELLS // max(n, 1)))  # the score buffer stays near 256 MB
+    found = _ann_neighbours(rows, k) if n > options.ann_above else _exact_neighbours(rows, k, block)
     edges = []
+    for i, j, approx in found:
+        # The hashed estimate is rough: only clearly hopeless pairs are skipped before the exact score.
+        close = approx >= threshold - 0.15
+        i, j = i[close], j[close]
+        sim = _pair_similarity(features, i, j, options)
+        hit = sim >= threshold
+        edges.append((i[hit], j[hit], sim[hit]))
+    if not edges:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp), np.zeros(0)
+    return tuple(np.concatenate([e[x] for e in edges]) for x in range(3))
+
+
+def _exact_neighbours(rows: np.ndarray, k: int, block: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(i, j, dot product) of each row's `k` highest dot products with the other rows, a block of
+    rows at a time."""
+    n = len(rows)
+    block = max(64, min(block, _BLOCK_CELLS // max(n, 1)))  # the score buffer stays near 256 MB
     # One score buffer and one mask for all blocks: fresh (block, n) arrays each time would be
     # paged in anew, which costs more than the scoring itself on large corpora.
     buffer = np.empty((min(block, n), n), dtype=rows.dtype)
@@ -331,14 +349,29 @@ def _neighbour_edges(features: _Features, options: ClusterOptions, threshold: fl
         diagonal = np.arange(len(approx))
         approx[diagonal, lo + diagonal] = -np.inf
         i, j = _top(approx, k, mask=mask[: len(approx)])
-        i += lo
-        # The hashed estimate is rough: only clearly hopeless pairs are skipped before the exact score.
-        close = approx[i - lo, j] >= threshold - 0.15
-        i, j = i[close], j[close]
-        sim = _pair_similarity(features, i, j, options)
-        hit = sim >= threshold
-        edges.append((i[hit], j[hit], sim[hit]))
-    return tuple(np.concatenate([e[x] for e in edges]) for x in range(3))
+        yield i + lo, j, approx[i, j]
+
+
+def _ann_neighbours(rows: np.ndarray, k: int, block: int = 1 << 16) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The same as `_exact_neighbours`, approximately, from an HNSW graph of the rows (usearch,
+    inner product): about n log n work instead of n squared, for corpora of millions."""
+    from usearch.index import Index
+
+    # Half precision and a sparse graph: the rough hashed scores are re-scored exactly anyway.
+    index = Index(ndim=rows.shape[1], metric="ip", dtype="f16", connectivity=16, expansion_add=64, expansion_search=64)
+    index.add(np.arange(len(rows), dtype=np.uint64), rows)
+    for lo in range(0, len(rows), block):
+        found = index.search(rows[lo : lo + block], k + 1)
+        keys, distances = found.keys.astype(np.int64), found.distances
+        i = np.repeat(np.arange(lo, lo + len(keys)), keys.shape[1]).reshape(keys.shape)
+        keep = (keys != i) & (keys >= 0) & (np.arange(keys.shape[1]) < found.counts[:, None])
+        i, j = i[keep], keys[keep]
+        approx = 1.0 - distances[keep]
+        order = np.lexsort((j, -approx, i))  # per row, the best first; then at most k of them
+        i, j, approx = i[order], j[order], approx[order]
+        starts = np.searchsorted(i, np.arange(lo, lo + len(keys)))
+        first = np.arange(len(i)) - starts[i - lo] < k
+        yield i[first], j[first], approx[first]
 
 
 def _top(scores: np.ndarray, k: int, width: int = 64, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

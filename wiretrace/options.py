@@ -128,6 +128,7 @@ class ClusterOptions:
     date_penalty: float = 0.5  # ... have their similarity multiplied by (1 - date_penalty)
     neighbours: int = 30  # nearest articles compared per article when the corpus exceeds dense_limit
     dense_limit: int = 3000  # up to this many articles every pair is compared
+    ann_above: int = 200_000  # beyond this many, nearest articles come from an HNSW graph (usearch), not every pair
     max_component: int = 4000  # a linked group larger than this is split by raising its edge floor
     # Reuse families (same text lineage): trees from the derived pairs.
     min_share: float = 0.15  # a pair whose derived_share is below this is not an edge
