@@ -118,11 +118,14 @@ class _Side:
     stems: tuple[frozenset[str], ...]
     numbers: tuple[frozenset[str], ...]
     names: tuple[frozenset[str], ...]
+    all_numbers: frozenset[str]  # every number of the body
+    all_names: frozenset[str]  # every name of the body
     lowered: tuple[str, ...]
     content: tuple[tuple[bool, ...], ...]  # which of its words are content words
     marks: tuple[tuple[str | None, ...], ...]  # each word's stem if a content word, else None
     coded: tuple[str, ...]  # each sentence's words as `_WORD_CODES` characters, for rapidfuzz
     lengths: np.ndarray  # words per sentence (float64)
+    units: np.ndarray  # each sentence's first row in the article's embedding matrix (`unit_starts`)
     sparse: tuple[np.ndarray, np.ndarray]  # `_sparse` of the stems
 
 
@@ -173,12 +176,13 @@ def _coded_side(sentences: tuple[Sentence, ...], token: int) -> _Side:
     numbers = tuple(fp.numbers(s.text) for s in sentences)
     names = tuple(fp.names(s.text) for s in sentences)
     return _Side(
-        sentences, ws, stems, numbers, names,
+        sentences, ws, stems, numbers, names, frozenset().union(*numbers), frozenset().union(*names),
         tuple(" ".join(k) for k in keys),
         content,
         tuple(tuple(w.stem if c else None for w, c in zip(x, cs)) for x, cs in zip(ws, content)),
         tuple("".join(map(_code, k)) for k in keys),
         np.array([len(x) for x in ws], dtype=np.float64),
+        unit_starts([s.norm or s.text for s in sentences]),
         _sparse(stems),
     )
 
@@ -301,12 +305,14 @@ def unit_starts(texts: list[str]) -> np.ndarray:
     return np.cumsum([0] + sizes[:-1]).astype(np.intp)
 
 
-def semantic(a_texts: list[str], b_texts: list[str], a_vecs: np.ndarray, b_vecs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Whole-sentence cosines and best clause cosines, (len(a_texts), len(b_texts)) each."""
+def semantic(a_texts: list[str], b_texts: list[str], a_vecs: np.ndarray, b_vecs: np.ndarray,
+             starts: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Whole-sentence cosines and best clause cosines, (len(a_texts), len(b_texts)) each
+    (`starts`: `unit_starts` of both, when known)."""
     if not a_texts or not b_texts:
         empty = np.zeros((len(a_texts), len(b_texts)), dtype=np.float32)
         return empty, empty
-    sa, sb = unit_starts(a_texts), unit_starts(b_texts)
+    sa, sb = starts or (unit_starts(a_texts), unit_starts(b_texts))
     units = a_vecs @ b_vecs.T
     best = np.maximum.reduceat(np.maximum.reduceat(units, sa, axis=0), sb, axis=1)
     return units[np.ix_(sa, sb)], best
@@ -398,11 +404,11 @@ def changed_facts(d: Sentence, s: Sentence, s_doc_numbers: frozenset[str], s_doc
     opposite words ("raised"/"cut") or a negation on one side only."""
     found = []
     nd, ns = fp.numbers(d.text), fp.numbers(s.text)
-    only_d, only_s = {n for n in nd - ns if n not in s_doc_numbers}, ns - nd
+    only_d, only_s = nd - ns - s_doc_numbers, ns - nd
     if only_d and only_s:
         found.append(ChangedFact(d.index, s.index, "number", ", ".join(sorted(only_d)), ", ".join(sorted(only_s))))
     md, ms = fp.names(d.text), fp.names(s.text)
-    only_d, only_s = {n for n in md - ms if n not in s_doc_names}, ms - md
+    only_d, only_s = md - ms - s_doc_names, ms - md
     if only_d and only_s:
         found.append(ChangedFact(
             d.index, s.index, "name",
@@ -450,7 +456,8 @@ def score(derived: Document, source: Document, d_vecs: np.ndarray, s_vecs: np.nd
     _room_for(derived.body, source.body)
     a, b = _side(derived.body), _side(source.body)
     sem, clause = semantic(
-        [s.norm or s.text for s in a.sentences], [s.norm or s.text for s in b.sentences], d_vecs, s_vecs
+        [s.norm or s.text for s in a.sentences], [s.norm or s.text for s in b.sentences], d_vecs, s_vecs,
+        (a.units, b.units),
     )
     feats = _features(a, b, sem, clause)
     return PairScores(feats, REUSE_MODEL.predict_proba(feats), a, b)
@@ -497,7 +504,7 @@ def align(derived: Document, source: Document, scores: PairScores, options: Alig
         if i not in ctx.links:
             ctx.link(i, ctx.supported)
     ctx.prune_isolated()
-    return _labelled(derived, source, a, b, scores, ctx.links, tuple(dict.fromkeys(ctx.facts)))
+    return _labelled(derived, source, a, b, ctx.rows, ctx.links, tuple(dict.fromkeys(ctx.facts)))
 
 
 def in_run(pairs: list[tuple[int, int]], i: int, j: int, window: int) -> bool:
@@ -519,8 +526,7 @@ class _Context:
 
     def __init__(self, a: _Side, b: _Side, scores: PairScores, options: AlignOptions):
         self.a, self.b, self.scores, self.options = a, b, scores, options
-        self.s_doc_names = frozenset().union(*b.names) if b.names else frozenset()
-        self.s_doc_numbers = frozenset().union(*b.numbers) if b.numbers else frozenset()
+        self.s_doc_names, self.s_doc_numbers = b.all_names, b.all_numbers
         self.links: dict[int, list[_Link]] = {}
         self.facts: list[ChangedFact] = []
         self.rows, self.proba = scores.features.tolist(), scores.proba.tolist()  # Python floats: read one by one
@@ -625,7 +631,9 @@ def shared_quotation(d_text: str, s_text: str) -> bool:
     return bool(shared_all) and len(shared_out) <= 0.25 * len(shared_all)
 
 
-def _labelled(derived, source, a: _Side, b: _Side, scores: PairScores, links: dict[int, list[_Link]], facts) -> Alignment:
+def _labelled(derived, source, a: _Side, b: _Side, rows: list, links: dict[int, list[_Link]], facts) -> Alignment:
+    """Both articles' sentences labelled from the accepted `links`; `rows`: the pair features
+    as nested lists (`rows[i][j]`, derived sentence i against source sentence j)."""
     d_pos = {s.index: k for k, s in enumerate(a.sentences)}
     back: dict[int, list[int]] = {}
     d_out = []
@@ -635,14 +643,13 @@ def _labelled(derived, source, a: _Side, b: _Side, scores: PairScores, links: di
             continue
         i = d_pos[s.index]
         pairs = links.get(i, [])
-        matches = tuple(_match(a, b, scores, i, x.j) for x in pairs)
+        matches = tuple(_match(a, i, b, x.j, rows[i][x.j]) for x in pairs)
         for x in pairs:
             back.setdefault(x.j, []).append(i)
         label = max((x.label for x in pairs), key=_RANK.get, default=NEW)
         quotation = bool(pairs) and all(x.quotation for x in pairs)
         d_out.append(Labelled(s, label, matches, quotation))
     s_pos = {s.index: k for k, s in enumerate(b.sentences)}
-    flipped = scores.transpose()
     s_out = []
     for s in source.sentences:
         if s.index not in s_pos:
@@ -650,12 +657,11 @@ def _labelled(derived, source, a: _Side, b: _Side, scores: PairScores, links: di
             continue
         j = s_pos[s.index]
         users = back.get(j, [])
-        matches = tuple(_match(b, a, flipped, j, i) for i in users)
+        matches = tuple(_match(b, j, a, i, rows[i][j]) for i in users)
         s_out.append(Labelled(s, USED if users else OMITTED, matches))
     return Alignment(tuple(d_out), tuple(s_out), facts)
 
 
-def _match(a: _Side, b: _Side, scores: PairScores, i: int, j: int) -> Match:
-    f = scores.features[i, j]
-    lexical = max(float(f[1]), float(f[3]))
-    return Match(b.sentences[j].index, lexical, float(f[0]), _spans(a, i, b, j))
+def _match(a: _Side, i: int, b: _Side, j: int, f: list[float]) -> Match:
+    """Sentence `j` of `b` as a counterpart of sentence `i` of `a`; `f`: the pair's features."""
+    return Match(b.sentences[j].index, max(f[1], f[3]), f[0], _spans(a, i, b, j))
