@@ -312,6 +312,8 @@ def test_hnsw_neighbours_are_nearly_the_exact_ones():
     exact, ann = pairs(_exact_neighbours(rows, 10, 256)), pairs(_ann_neighbours(rows, 10, block=500))
     assert all(i != j for i, j in ann) and len(ann) <= 10 * len(rows)
     assert len(exact & ann) >= 0.95 * len(exact)
+    last = pairs(_ann_neighbours(rows[:501], 10, block=250))  # a last block of one row
+    assert {j for i, j in last if i == 500} and all(i != j for i, j in last)
 
 
 # --- reuse families ------------------------------------------------------------------------------

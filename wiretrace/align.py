@@ -123,7 +123,7 @@ class _Side:
     lowered: tuple[str, ...]
     content: tuple[tuple[bool, ...], ...]  # which of its words are content words
     marks: tuple[tuple[str | None, ...], ...]  # each word's stem if a content word, else None
-    coded: tuple[str, ...]  # each sentence's words as `_WORD_CODES` characters, for rapidfuzz
+    coded: tuple[str, ...]  # each sentence's words as one character each (`_WordCodes`), for rapidfuzz
     lengths: np.ndarray  # words per sentence (float64)
     units: np.ndarray  # each sentence's first row in the article's embedding matrix (`unit_starts`)
     sparse: tuple[np.ndarray, np.ndarray]  # `_sparse` of the stems

@@ -362,9 +362,11 @@ def _ann_neighbours(rows: np.ndarray, k: int, block: int = 1 << 16) -> Iterator[
     index.add(np.arange(len(rows), dtype=np.uint64), rows)
     for lo in range(0, len(rows), block):
         found = index.search(rows[lo : lo + block], k + 1)
-        keys, distances = found.keys.astype(np.int64), found.distances
+        keys, distances = np.atleast_2d(found.keys).astype(np.int64), np.atleast_2d(found.distances)
+        # One query row gives usearch's single-query result, which has no `counts`.
+        counts = np.atleast_1d(found.counts) if hasattr(found, "counts") else np.array([keys.shape[1]])
         i = np.repeat(np.arange(lo, lo + len(keys)), keys.shape[1]).reshape(keys.shape)
-        keep = (keys != i) & (keys >= 0) & (np.arange(keys.shape[1]) < found.counts[:, None])
+        keep = (keys != i) & (keys >= 0) & (np.arange(keys.shape[1]) < counts[:, None])
         i, j = i[keep], keys[keep]
         approx = 1.0 - distances[keep]
         order = np.lexsort((j, -approx, i))  # per row, the best first; then at most k of them
