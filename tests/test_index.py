@@ -145,6 +145,13 @@ def test_vectorised_bucket_search_agrees_with_the_band_by_band_reference():
             assert fast.tolist() == bands.collisions_reference(signatures, signatures[k], cap).tolist()
             if cap == 200:  # no bucket is over the cap: an article always shares its own buckets
                 assert k in fast
+        # Every pair once, whatever the lots the buckets' pairs are expanded in.
+        a, b = bands.pairs(cap)
+        expected = sorted({(min(i, j), max(i, j)) for k in range(60) for j in bands.collisions(signatures[k], cap)
+                           for i in [k] if i != j})
+        assert list(zip(a.tolist(), b.tolist())) == expected
+        for chunk in (1, 3, 50):
+            assert all(np.array_equal(x, y) for x, y in zip(bands.pairs(cap, chunk), (a, b)))
 
 
 # --- signatures ----------------------------------------------------------------------------------

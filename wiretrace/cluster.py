@@ -85,13 +85,27 @@ def _options(options: Options | ClusterOptions | None) -> ClusterOptions:
 
 @dataclass
 class _Features:
+    """Per-article story features. Rows are held once, in sparse matrices (a million articles'
+    terms as Python arrays would cost several times their numbers); `count_row` and `term_row`
+    read one as (term ids, values) views."""
+
     ids: list[str]
     semantic: np.ndarray  # (n, dim) unit rows (zero rows for articles without embeddings)
-    counts: list[tuple[np.ndarray, np.ndarray]]  # weighted term counts: sorted term ids, counts
-    terms: list[tuple[np.ndarray, np.ndarray]]  # unit TF-IDF vectors (corpus IDF): term ids, weights
+    counts: sparse.csr_matrix  # weighted term counts, a row per article (sorted term ids)
     vocabulary: int
     days: np.ndarray  # publication day numbers, nan when unknown
-    matrix: sparse.csr_matrix  # `terms` as the rows of one sparse matrix
+    matrix: sparse.csr_matrix  # unit TF-IDF vectors (corpus IDF), a row per article
+
+    def count_row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        return _row(self.counts, i)
+
+    def term_row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        return _row(self.matrix, i)
+
+
+def _row(matrix: sparse.csr_matrix, i: int) -> tuple[np.ndarray, np.ndarray]:
+    start, end = matrix.indptr[i], matrix.indptr[i + 1]
+    return matrix.indices[start:end], matrix.data[start:end]
 
 
 def _matrix(terms: list[tuple[np.ndarray, np.ndarray]], vocabulary: int) -> sparse.csr_matrix:
@@ -162,14 +176,16 @@ def _features(docs: Iterable[Document], vectors, options: ClusterOptions) -> _Fe
     # Term ids in sorted-term order, so that they too are independent of the input order.
     order = np.empty(len(terms), dtype=np.int64)
     order[[terms[t] for t in sorted(terms)]] = np.arange(len(terms))
+    days = np.array([r[4] for r in rows], dtype=np.float64)
     counts = []
-    for r in rows:
+    for k, r in enumerate(rows):
         keys = order[r[2]]
         sort = np.argsort(keys)
         counts.append((keys[sort], r[3][sort]))
-    days = np.array([r[4] for r in rows], dtype=np.float64)
-    tfidf = _tfidf(counts)
-    return _Features(ids, semantic, counts, tfidf, len(terms), days, _matrix(tfidf, len(terms)))
+        rows[k] = None  # each article's terms held once at a time: in `counts` from here
+    counts = _matrix(counts, len(terms))
+    tfidf = _matrix(_tfidf([_row(counts, k) for k in range(len(ids))]), len(terms))
+    return _Features(ids, semantic, counts, len(terms), days, tfidf)
 
 
 def _tfidf(counts: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -227,7 +243,7 @@ def story_similarity(features: _Features, index: np.ndarray, options: ClusterOpt
     w = options.semantic_weight
     sem = features.semantic[index]
     sim = w * (sem @ sem.T).astype(np.float64)
-    terms = _tfidf([features.counts[i] for i in index]) if local else [features.terms[i] for i in index]
+    terms = _tfidf([features.count_row(i) for i in index]) if local else [features.term_row(i) for i in index]
     sim += (1.0 - w) * _tfidf_gram(terms)
     days = features.days[index]
     return sim * _date_factor(days[:, None], days[None, :], options)
@@ -302,15 +318,18 @@ def _components(n: int, i: np.ndarray, j: np.ndarray) -> list[np.ndarray]:
     return np.split(order, cuts)
 
 
-def _hashed(features: _Features, options: ClusterOptions) -> np.ndarray:
+def _hashed(features: _Features, options: ClusterOptions, block: int = 1 << 15) -> np.ndarray:
     """Rows whose dot products approximate the blended similarity (TF-IDF by feature hashing)."""
     rng = np.random.default_rng(0)
     bucket = rng.integers(0, _HASH_DIM, size=max(features.vocabulary, 1))
     sign = rng.choice([-1.0, 1.0], size=max(features.vocabulary, 1))
     project = sparse.csr_matrix((sign, (np.arange(len(bucket)), bucket)), shape=(len(bucket), _HASH_DIM))
-    hashed = (features.matrix @ project).toarray().astype(np.float32)
-    w = options.semantic_weight
-    return np.hstack([math.sqrt(w) * features.semantic, math.sqrt(1 - w) * hashed])
+    w, n, dim = options.semantic_weight, len(features.ids), features.semantic.shape[1]
+    out = np.empty((n, dim + _HASH_DIM), dtype=np.float32)
+    out[:, :dim] = math.sqrt(w) * features.semantic
+    for lo in range(0, n, block):  # a block at a time: the float64 product of all rows would be 2 KB an article
+        out[lo : lo + block, dim:] = math.sqrt(1 - w) * (features.matrix[lo : lo + block] @ project).toarray().astype(np.float32)
+    return out
 
 
 def _neighbour_edges(features: _Features, options: ClusterOptions, threshold: float,
