@@ -328,7 +328,8 @@ def _hashed(features: _Features, options: ClusterOptions, block: int = 1 << 15) 
     out = np.empty((n, dim + _HASH_DIM), dtype=np.float32)
     out[:, :dim] = math.sqrt(w) * features.semantic
     for lo in range(0, n, block):  # a block at a time: the float64 product of all rows would be 2 KB an article
-        out[lo : lo + block, dim:] = math.sqrt(1 - w) * (features.matrix[lo : lo + block] @ project).toarray().astype(np.float32)
+        hashed = (features.matrix[lo : lo + block] @ project).toarray().astype(np.float32)
+        out[lo : lo + block, dim:] = math.sqrt(1 - w) * hashed
     return out
 
 
