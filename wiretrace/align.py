@@ -453,8 +453,9 @@ def embedding_texts(doc: Document) -> list[str]:
 
 def score(derived: Document, source: Document, d_vecs: np.ndarray, s_vecs: np.ndarray) -> PairScores:
     """Score every pair of body sentences; the vectors embed `embedding_texts` of each document."""
-    _room_for(derived.body, source.body)
-    a, b = _side(derived.body), _side(source.body)
+    d_body, s_body = derived.body, source.body
+    _room_for(d_body, s_body)
+    a, b = _side(d_body), _side(s_body)
     sem, clause = semantic(
         [s.norm or s.text for s in a.sentences], [s.norm or s.text for s in b.sentences], d_vecs, s_vecs,
         (a.units, b.units),

@@ -58,7 +58,7 @@ def _when(value: str) -> datetime | None:
 
 
 def _words(labelled) -> int:
-    return len(fp.tokens(labelled.sentence.text))
+    return fp.word_count(labelled.sentence.text)
 
 
 def shares(alignment: Alignment) -> tuple[float, float, int]:
