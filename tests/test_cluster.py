@@ -12,7 +12,10 @@ from wiretrace.cluster import (
     Pair,
     _components,
     _features,
+    _pair_similarity,
+    _tfidf,
     _tfidf_gram,
+    _tfidf_matrix,
     _top,
     attach_small,
     average_linkage,
@@ -283,6 +286,45 @@ def test_local_idf_weighs_what_a_group_shares_least():
     within = np.ix_(lima, lima)
     assert local[within].mean() - local[between].mean() > corpus[within].mean() - corpus[between].mean()
     assert np.allclose(np.diag(local), 1.0) and np.allclose(local, local.T)
+
+
+def test_story_features_are_compact_and_do_not_depend_on_input_order():
+    docs = quake_docs()
+    features = _features(docs, {}, ClusterOptions())
+    again = _features(list(reversed(docs)), {}, ClusterOptions())
+    assert features.ids == sorted(d.article.id for d in docs) == again.ids
+    assert (features.counts != again.counts).nnz == 0 and (features.matrix != again.matrix).nnz == 0
+    assert features.counts.indices.dtype == np.int32 and features.counts.data.dtype == np.float32
+    assert np.shares_memory(features.matrix.indices, features.counts.indices)  # the TF-IDF rows share the term ids
+    assert features.matrix.has_sorted_indices
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 9), st.integers(0, 10_000))
+def test_corpus_tfidf_matrix_is_the_row_by_row_tfidf(n, block, seed):
+    from scipy import sparse
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(n):
+        ids = np.sort(rng.choice(50, size=rng.integers(0, 12), replace=False)).astype(np.int32)
+        rows.append((ids, rng.integers(1, 9, size=len(ids)).astype(np.float64)))
+    indptr = np.concatenate([[0], np.cumsum([len(r[0]) for r in rows])])
+    counts = sparse.csr_matrix((np.concatenate([r[1] for r in rows]).astype(np.float32),
+                                np.concatenate([r[0] for r in rows]), indptr), shape=(n, 50))
+    matrix = _tfidf_matrix(counts, block=block)
+    for k, (ids, weights) in enumerate(_tfidf(rows)):
+        start, end = matrix.indptr[k], matrix.indptr[k + 1]
+        assert matrix.indices[start:end].tolist() == ids.tolist()
+        assert np.allclose(matrix.data[start:end], weights, atol=1e-6)
+
+
+def test_pair_similarity_in_lots_is_the_story_similarity():
+    features = _features(quake_docs(), {}, ClusterOptions())
+    n = len(features.ids)
+    i, j = (x.ravel() for x in np.meshgrid(np.arange(n), np.arange(n), indexing="ij"))
+    dense = story_similarity(features, np.arange(n), ClusterOptions())
+    assert np.allclose(_pair_similarity(features, i, j, ClusterOptions(), lot=7), dense[i, j], atol=1e-6)
 
 
 def test_neighbour_path_agrees_with_the_dense_path():

@@ -42,6 +42,7 @@ total key) before anything else, so shuffling the input gives the same result.
 from __future__ import annotations
 
 import math
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -85,9 +86,10 @@ def _options(options: Options | ClusterOptions | None) -> ClusterOptions:
 
 @dataclass
 class _Features:
-    """Per-article story features. Rows are held once, in sparse matrices (a million articles'
-    terms as Python arrays would cost several times their numbers); `count_row` and `term_row`
-    read one as (term ids, values) views."""
+    """Per-article story features. Rows are held once, in sparse matrices of 32-bit term ids and
+    values (a million articles' terms as Python arrays would cost several times their numbers;
+    the two matrices share their term ids); `count_row` and `term_row` read one as (term ids,
+    values)."""
 
     ids: list[str]
     semantic: np.ndarray  # (n, dim) unit rows (zero rows for articles without embeddings)
@@ -97,7 +99,8 @@ class _Features:
     matrix: sparse.csr_matrix  # unit TF-IDF vectors (corpus IDF), a row per article
 
     def count_row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        return _row(self.counts, i)
+        ids, values = _row(self.counts, i)
+        return ids, values.astype(np.float64)
 
     def term_row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         return _row(self.matrix, i)
@@ -106,13 +109,6 @@ class _Features:
 def _row(matrix: sparse.csr_matrix, i: int) -> tuple[np.ndarray, np.ndarray]:
     start, end = matrix.indptr[i], matrix.indptr[i + 1]
     return matrix.indices[start:end], matrix.data[start:end]
-
-
-def _matrix(terms: list[tuple[np.ndarray, np.ndarray]], vocabulary: int) -> sparse.csr_matrix:
-    sizes = np.array([len(t[0]) for t in terms], dtype=np.int64)
-    indptr = np.concatenate([[0], np.cumsum(sizes)])
-    cat = (lambda k, dtype: np.concatenate([t[k] for t in terms]) if terms else np.zeros(0, dtype))
-    return sparse.csr_matrix((cat(1, np.float64), cat(0, np.int64), indptr), shape=(len(terms), max(vocabulary, 1)))
 
 
 def _day(value: str) -> float:
@@ -158,34 +154,52 @@ def _features(docs: Iterable[Document], vectors, options: ClusterOptions) -> _Fe
     else:
         lookup = vectors if callable(vectors) else (lambda doc: vectors.get(doc.article.id))
     terms: dict[str, int] = {}
-    rows = []
+    term_ids, values = array("i"), array("f")  # every article's terms, end to end (4 bytes each)
+    sizes, rows = array("q"), []
     for doc in docs:
         counts = _term_counts(doc, options)
-        ids = np.array([terms.setdefault(t, len(terms)) for t in counts], dtype=np.int64)
-        values = np.array(list(counts.values()), dtype=np.float64)
-        rows.append((doc.article.id, _mean_vector(lookup(doc)), ids, values, _day(doc.article.published)))
-    rows.sort(key=lambda r: r[0])
+        term_ids.extend(terms.setdefault(t, len(terms)) for t in counts)
+        values.extend(counts.values())  # sums of small whole weights: exact in 32 bits
+        sizes.append(len(counts))
+        rows.append((doc.article.id, _mean_vector(lookup(doc)), _day(doc.article.published)))
     ids = [r[0] for r in rows]
     if len(set(ids)) != len(ids):
         raise ValueError("cluster_stories: article ids must be unique")
+    by_id = sorted(range(len(rows)), key=ids.__getitem__)
+    rows = [rows[k] for k in by_id]
     dim = max((len(r[1]) for r in rows if r[1] is not None), default=1)
     semantic = np.zeros((len(rows), dim), dtype=np.float32)
     for k, r in enumerate(rows):
         if r[1] is not None and len(r[1]) == dim:
             semantic[k] = r[1] / max(float(np.linalg.norm(r[1])), 1e-12)
     # Term ids in sorted-term order, so that they too are independent of the input order.
-    order = np.empty(len(terms), dtype=np.int64)
-    order[[terms[t] for t in sorted(terms)]] = np.arange(len(terms))
-    days = np.array([r[4] for r in rows], dtype=np.float64)
-    counts = []
-    for k, r in enumerate(rows):
-        keys = order[r[2]]
-        sort = np.argsort(keys)
-        counts.append((keys[sort], r[3][sort]))
-        rows[k] = None  # each article's terms held once at a time: in `counts` from here
-    counts = _matrix(counts, len(terms))
-    tfidf = _matrix(_tfidf([_row(counts, k) for k in range(len(ids))]), len(terms))
-    return _Features(ids, semantic, counts, len(terms), days, tfidf)
+    order = np.empty(max(len(terms), 1), dtype=np.int32)
+    order[[terms[t] for t in sorted(terms)]] = np.arange(len(terms), dtype=np.int32)
+    indptr = np.concatenate([[0], np.cumsum(np.frombuffer(sizes, dtype=np.int64))]) if rows else np.zeros(1, np.int64)
+    counts = sparse.csr_matrix((np.frombuffer(values, dtype=np.float32), order[np.frombuffer(term_ids, dtype=np.int32)],
+                                indptr), shape=(len(rows), max(len(terms), 1)))
+    del term_ids, values
+    counts = counts[np.asarray(by_id, dtype=np.int64)] if rows else counts
+    counts.sort_indices()
+    days = np.array([r[2] for r in rows], dtype=np.float64)
+    return _Features([r[0] for r in rows], semantic, counts, len(terms), days, _tfidf_matrix(counts))
+
+
+def _tfidf_matrix(counts: sparse.csr_matrix, block: int = 1 << 16) -> sparse.csr_matrix:
+    """`_tfidf` of every row of `counts` (the corpus IDF), as a matrix sharing its term ids; a
+    block of rows at a time, so the float64 working copies stay small."""
+    n, indptr = counts.shape[0], counts.indptr
+    df = np.bincount(counts.indices, minlength=counts.shape[1])
+    idf = np.log((1 + n) / (1 + df)) + 1.0
+    data = np.empty(counts.nnz, dtype=np.float32)
+    for lo in range(0, n, block):
+        hi = min(lo + block, n)
+        first, last = indptr[lo], indptr[hi]
+        weights = np.log1p(counts.data[first:last].astype(np.float64)) * idf[counts.indices[first:last]]
+        row = np.repeat(np.arange(hi - lo), np.diff(indptr[lo : hi + 1]))
+        norms = np.sqrt(np.bincount(row, weights * weights, minlength=hi - lo))
+        data[first:last] = weights / np.maximum(norms, 1e-12)[row]
+    return sparse.csr_matrix((data, counts.indices, indptr), shape=counts.shape)
 
 
 def _tfidf(counts: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -219,11 +233,16 @@ def _tfidf_gram(rows: list[tuple[np.ndarray, np.ndarray]], dense_below: int = 64
     return (matrix @ matrix.T).toarray()
 
 
-def _pair_similarity(features: _Features, i: np.ndarray, j: np.ndarray, options: ClusterOptions) -> np.ndarray:
-    """The blended similarity of the pairs (i[k], j[k]) (same values as `story_similarity`)."""
+def _pair_similarity(features: _Features, i: np.ndarray, j: np.ndarray, options: ClusterOptions,
+                     lot: int = 1 << 15) -> np.ndarray:
+    """The blended similarity of the pairs (i[k], j[k]) (same values as `story_similarity`), `lot`
+    pairs at a time (each lot copies both sides' TF-IDF rows)."""
     w = options.semantic_weight
     sim = w * np.einsum("ij,ij->i", features.semantic[i], features.semantic[j]).astype(np.float64)
-    lexical = np.asarray(features.matrix[i].multiply(features.matrix[j]).sum(axis=1), dtype=np.float64).ravel()
+    lexical = np.zeros(len(i))
+    for lo in range(0, len(i), lot):
+        x, y = features.matrix[i[lo : lo + lot]], features.matrix[j[lo : lo + lot]]
+        lexical[lo : lo + lot] = np.asarray(x.multiply(y).sum(axis=1, dtype=np.float64)).ravel()
     sim += (1.0 - w) * lexical
     return sim * _date_factor(features.days[i], features.days[j], options)
 
@@ -359,16 +378,15 @@ def _exact_neighbours(rows: np.ndarray, k: int, block: int) -> Iterator[tuple[np
     rows at a time."""
     n = len(rows)
     block = max(64, min(block, _BLOCK_CELLS // max(n, 1)))  # the score buffer stays near 256 MB
-    # One score buffer and one mask for all blocks: fresh (block, n) arrays each time would be
-    # paged in anew, which costs more than the scoring itself on large corpora.
+    # One score buffer for all blocks: a fresh (block, n) array each time would be paged in
+    # anew, which costs more than the scoring itself on large corpora.
     buffer = np.empty((min(block, n), n), dtype=rows.dtype)
-    mask = np.empty(buffer.shape, dtype=bool)
     for lo in range(0, n, block):
         approx = buffer[: min(block, n - lo)]
         np.matmul(rows[lo : lo + block], rows.T, out=approx)
         diagonal = np.arange(len(approx))
         approx[diagonal, lo + diagonal] = -np.inf
-        i, j = _top(approx, k, mask=mask[: len(approx)])
+        i, j = _top(approx, k)
         yield i + lo, j, approx[i, j]
 
 
@@ -396,11 +414,11 @@ def _ann_neighbours(rows: np.ndarray, k: int, block: int = 1 << 16) -> Iterator[
         yield i[first], j[first], approx[first]
 
 
-def _top(scores: np.ndarray, k: int, width: int = 64, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _top(scores: np.ndarray, k: int, width: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """(row, column) of the `k` highest scores of each row (ties to the lower column), without
     partitioning whole rows: the k-th highest of the maxima of `width`-column slices is a floor
-    that every one of a row's top k reaches, and few other scores do. `mask`: a boolean array of
-    the shape of `scores` to work in."""
+    that every one of a row's top k reaches, and only the slices whose maximum reaches it (about
+    k a row) are read again."""
     n, m = scores.shape
     if k <= 0 or not m:
         return np.zeros(0, np.intp), np.zeros(0, np.intp)
@@ -409,7 +427,12 @@ def _top(scores: np.ndarray, k: int, width: int = 64, mask: np.ndarray | None = 
         floor = -np.partition(-maxima, k - 1, axis=1)[:, k - 1]
     else:  # fewer slices than k: every score may be among the top k
         floor = np.full(n, -np.inf, dtype=scores.dtype)
-    row, column = np.nonzero(np.greater_equal(scores, floor[:, None], out=mask))
+    row, piece = np.nonzero(maxima >= floor[:, None])  # row by row, slices in column order
+    column = piece[:, None] * width + np.arange(width)
+    inside = column < m  # the last slice may be narrower
+    column = np.minimum(column, m - 1)
+    hit = inside & (scores[row[:, None], column] >= floor[row][:, None])
+    row, column = np.broadcast_to(row[:, None], column.shape)[hit], column[hit]
     order = np.lexsort((column, -scores[row, column], row))
     row, column = row[order], column[order]
     starts = np.searchsorted(row, np.arange(n))
