@@ -284,3 +284,23 @@ def test_all_pairs_give_what_each_article_query_gives(semantic, filters, k):
     assert sum(map(len, expected.values())) >= 10  # the corpus does hold candidates
     if semantic:
         assert any(c.semantic > 0 and c.lexical == 0 for cs in expected.values() for c in cs)
+
+
+def test_pairs_asked_in_chunks_and_after_an_add_follow_the_index():
+    """`pairs` keeps the index's pairs grouped by query and its row tables between calls: they
+    must follow rows added (and replaced) since, as a freshly built index would give them."""
+    index, ids, _ = _mixed_index(IndexOptions(bucket_cap=4))
+    whole = index.pairs(ids, 5, Filters(window=30)).by_query()
+    chunks = {}
+    for start in range(0, len(ids), 7):
+        chunks.update(index.pairs(ids[start : start + 7], 5, Filters(window=30)).by_query())
+    assert chunks == whole
+    later = segment(Article(id="later", text=corpus(50, seed=9)[3].article.text, published="2024-03-02"), LEXICAL.segment)
+    index.add(["later", "copy1"], [signature(later, LEXICAL)] * 2, [np.zeros((len(later.body), 1), np.float32)] * 2,
+              [("Blog", "2024-03-02"), ("Blog", "2024-03-03")])
+    fresh, _, _ = _mixed_index(IndexOptions(bucket_cap=4))
+    fresh.add(["later", "copy1"], [signature(later, LEXICAL)] * 2, [np.zeros((len(later.body), 1), np.float32)] * 2,
+              [("Blog", "2024-03-02"), ("Blog", "2024-03-03")])
+    asked = ids + ["later"]
+    assert index.pairs(asked, 5, Filters(window=30)).by_query() == fresh.pairs(asked, 5, Filters(window=30)).by_query()
+    assert "later" in index.pairs(["later"], 5).by_query()

@@ -183,7 +183,7 @@ def _within(published: str, since: str, until: str) -> bool:
 
 def _candidate_pairs(store, index, todo: list[str], options: Options, since: str, until: str,
                      tick) -> list[tuple[str, str]]:
-    from .index import Filters
+    from .index import Filters, as_ids
 
     window = options.scan.window_days or None
     filters = Filters(since=since or "", until=until or "", window=window)
@@ -192,16 +192,17 @@ def _candidate_pairs(store, index, todo: list[str], options: Options, since: str
         stored = known.stored_pairs()
     finally:
         known.close()
-    pairs: set[tuple[str, str]] = set()
     # Lexical pairs come from one pass over all buckets; sentence vectors are read and searched
-    # a chunk of articles at a time (lexical-only stores have none to read).
+    # a chunk of articles at a time (lexical-only stores have none to read). Pairs are kept as
+    # numbers until the end: a million articles give millions of them.
+    codes = [np.zeros(0, np.int64)]
     for start in range(0, len(todo), 1024):
         chunk = todo[start : start + 1024]
         vectors = [store.vectors(i) for i in chunk] if index.semantic else None
-        found = index.pairs(chunk, k=options.scan.candidates, filters=filters, vectors=vectors)
-        pairs.update(p for p in found.unordered() if frozenset(p) not in stored)
+        codes.append(index.pairs(chunk, k=options.scan.candidates, filters=filters, vectors=vectors).codes())
         tick(len(chunk))
-    return sorted(pairs)
+    found = set(as_ids(np.unique(np.concatenate(codes)), index.ids))  # one pair per two live rows
+    return sorted(p for p in found if frozenset(p) not in stored)
 
 
 def _jobs(store, pairs: list[tuple[str, str]], options: Options) -> Iterator[tuple]:

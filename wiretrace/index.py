@@ -68,10 +68,10 @@ class CandidatePairs:
 
     @classmethod
     def top(cls, ids: Sequence[str], q: np.ndarray, r: np.ndarray, lex: np.ndarray, sem: np.ndarray,
-            k: int) -> CandidatePairs:
-        """The best `k` of each query's pairs by (-score, id), as `CandidateIndex.query` ranks them."""
-        rank = np.empty(len(ids), dtype=np.int64)
-        rank[sorted(range(len(ids)), key=ids.__getitem__)] = np.arange(len(ids))
+            k: int, rank: np.ndarray | None = None) -> CandidatePairs:
+        """The best `k` of each query's pairs by (-score, id), as `CandidateIndex.query` ranks them
+        (`rank`: each row's place in id order, `_id_ranks(ids)`, when the caller has it)."""
+        rank = _id_ranks(ids) if rank is None else rank
         order = np.lexsort((rank[r], -np.maximum(lex, sem), q))
         q, r, lex, sem = q[order], r[order], lex[order], sem[order]
         starts = np.flatnonzero(np.concatenate([[True], q[1:] != q[:-1]])) if len(q) else np.zeros(0, np.int64)
@@ -88,14 +88,28 @@ class CandidatePairs:
             found.setdefault(self.ids[q], []).append(Candidate(self.ids[r], lex, sem, max(lex, sem)))
         return found
 
+    def codes(self) -> np.ndarray:
+        """Every pair once, as ``min(row) * len(ids) + max(row)``, ascending (`as_ids` reads them)."""
+        return _unique(np.minimum(self.query, self.row) * len(self.ids) + np.maximum(self.query, self.row))
+
     def unordered(self) -> set[tuple[str, str]]:
         """Every pair once, as a sorted tuple of ids."""
-        n = len(self.ids)
-        rows = _unique(np.minimum(self.query, self.row) * n + np.maximum(self.query, self.row))
-        ids = np.asarray(self.ids, dtype=object)
-        a, b = ids[rows // n], ids[rows % n]
-        first = a < b
-        return set(zip(np.where(first, a, b).tolist(), np.where(first, b, a).tolist()))
+        return set(as_ids(self.codes(), self.ids))
+
+
+def as_ids(codes: np.ndarray, ids: Sequence[str]) -> list[tuple[str, str]]:
+    """The pairs of `CandidatePairs.codes` (of an index whose rows are `ids`) as sorted tuples of ids."""
+    n = len(ids)
+    table = np.asarray(ids, dtype=object)
+    a, b = table[codes // n], table[codes % n]
+    first = a < b
+    return list(zip(np.where(first, a, b).tolist(), np.where(first, b, a).tolist()))
+
+
+def _id_ranks(ids: Sequence[str]) -> np.ndarray:
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[sorted(range(len(ids)), key=ids.__getitem__)] = np.arange(len(ids))
+    return rank
 
 
 def _merge(n: int, lexical: tuple, semantic: tuple) -> tuple[np.ndarray, ...]:
@@ -282,6 +296,9 @@ class CandidateIndex:
         self._signatures = np.zeros((0, num_perm), dtype=np.uint32)
         self._bands: _Bands | None = None
         self._all_pairs: tuple | None = None  # `_lexical_pairs`, for the current buckets
+        self._by_query: tuple | None = None  # `_lexical_pairs` both ways, grouped by query row
+        self._version = 0  # bumped when rows are added or their metadata or liveness change
+        self._tables: tuple | None = None  # `_row_tables`, for `_version`
         self._unsigned = False  # rows loaded from a saved index, waiting for their signatures
         self._state: tuple | None = None  # the store state last caught up with
         self.sentences = Index(ndim=dim, metric="cos", dtype=self.options.quantization)
@@ -306,7 +323,8 @@ class CandidateIndex:
                 self.alive[self._rows[id_]] = False
             self._rows[id_] = row
         self._sig_parts.append(np.asarray(signatures, dtype=np.uint32).reshape(len(ids), self.num_perm))
-        self._bands = None
+        self._bands, self._by_query = None, None
+        self._version += 1
         counts = np.array([min(len(v), _MAX_SENTENCES) for v in vectors], dtype=np.int64)
         if counts.sum() and self.semantic:
             keys = (np.repeat(np.arange(first, len(self.ids), dtype=np.uint64) << np.uint64(12), counts)
@@ -324,7 +342,7 @@ class CandidateIndex:
             return False
         if self._bands is None:
             self._bands = _Bands(self._signatures, self.options.bands, self.options.rows)
-            self._all_pairs = None
+            self._all_pairs = self._by_query = None
         return True
 
     def _lexical(self, signature: np.ndarray) -> dict[int, float]:
@@ -395,17 +413,39 @@ class CandidateIndex:
         ``query(its signature, vectors[i], k, filters.around(its date), exclude=(its id,))``."""
         filters = filters or Filters()
         queries = np.array([self._rows[i] for i in ids], dtype=np.int64)
-        asked = np.zeros(len(self.ids), dtype=bool)
-        asked[queries] = True
-        a, b, estimates = self._lexical_pairs()
-        q, r, lex = np.concatenate([a, b]), np.concatenate([b, a]), np.concatenate([estimates, estimates])
-        blank = np.all(self._signatures == _EMPTY, axis=1)  # `query` gives no lexical candidates for these
-        keep = asked[q] & ~blank[q]
-        q, r, lex = q[keep], r[keep], lex[keep]
+        q, r, lex = self._lexical_of(queries)
         sq, sr, sem = self._semantic_pairs(queries, vectors)
         q, r, lex, sem = _merge(len(self.ids), (q, r, lex), (sq, sr, sem))
         keep = self._allowed(q, r, filters)
-        return CandidatePairs.top(self.ids, q[keep], r[keep], lex[keep], sem[keep], k)
+        return CandidatePairs.top(self.ids, q[keep], r[keep], lex[keep], sem[keep], k, self._row_tables()[0])
+
+    def _lexical_of(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(query row, row, estimate) of `_lexical_pairs` for the rows `queries`, from either side,
+        without the queries whose signature is empty (`query` gives them no lexical candidates).
+        The pairs are grouped by query row once per set of buckets, so a batch of queries costs
+        what its own pairs do, not what every pair of the index does."""
+        if self._by_query is None:
+            a, b, estimates = self._lexical_pairs()
+            q, r, lex = np.concatenate([a, b]), np.concatenate([b, a]), np.concatenate([estimates, estimates])
+            blank = np.all(self._signatures == _EMPTY, axis=1)
+            keep = ~blank[q]
+            q, r, lex = q[keep], r[keep], lex[keep]
+            order = np.argsort(q, kind="stable")
+            starts = np.searchsorted(q[order], np.arange(len(self._signatures) + 1))
+            self._by_query = starts, r[order], lex[order]
+        starts, r, lex = self._by_query
+        queries = np.unique(queries[queries < len(starts) - 1])
+        sizes = starts[queries + 1] - starts[queries]
+        picked = np.repeat(starts[queries], sizes) + _ranges(sizes)
+        return np.repeat(queries, sizes), r[picked], lex[picked]
+
+    def _row_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(place in id order, liveness, publication day "YYYY-MM-DD" or "") of every row, kept
+        until rows are added or their metadata change."""
+        if self._tables is None or self._tables[0] != self._version:
+            days = np.array([(p or "")[:10] for _, p in self.meta], dtype="U10")
+            self._tables = self._version, (_id_ranks(self.ids), np.asarray(self.alive, dtype=bool), days)
+        return self._tables[1]
 
     def _semantic_pairs(self, queries: np.ndarray, vectors: Sequence[np.ndarray] | None) -> tuple:
         """(query row, row, share) of `_semantic` for each query's vectors, in one search."""
@@ -435,20 +475,23 @@ class CandidateIndex:
     def _allowed(self, q: np.ndarray, r: np.ndarray, filters: Filters) -> np.ndarray:
         """Pair by pair: r is alive, not q, and `filters.around(q's date).allows(r's outlet and date)`."""
         n = len(self.ids)
-        outlets = np.array([(not filters.outlets or o in filters.outlets) and o not in filters.exclude_outlets
-                            for o, _ in self.meta], dtype=bool)
-        days = np.array([(p or "")[:10] for _, p in self.meta], dtype="U10")
-        since, until = np.zeros(n, dtype="U10"), np.zeros(n, dtype="U10")
-        has_since, has_until = np.zeros(n, bool), np.zeros(n, bool)
-        for row in np.unique(q).tolist():  # each query's own window
-            f = filters.around(self.meta[row][1])
-            since[row], until[row] = f.since[:10], f.until[:10]
-            has_since[row], has_until[row] = bool(f.since), bool(f.until)
-        bounded = has_since | has_until
+        _, alive, days = self._row_tables()
+        if filters.outlets or filters.exclude_outlets:
+            outlets = np.array([(not filters.outlets or o in filters.outlets) and o not in filters.exclude_outlets
+                                for o, _ in self.meta], dtype=bool)
+        else:
+            outlets = np.ones(n, dtype=bool)
+        queries = np.unique(q)
+        windows = [filters.around(self.meta[row][1]) for row in queries.tolist()]  # each query's own
+        since = np.array([f.since[:10] for f in windows], dtype="U10")
+        until = np.array([f.until[:10] for f in windows], dtype="U10")
+        has_since = np.array([bool(f.since) for f in windows], dtype=bool)
+        has_until = np.array([bool(f.until) for f in windows], dtype=bool)
+        at = np.searchsorted(queries, q)  # each pair's query among `queries`
         day = days[r]
-        ok = np.asarray(self.alive, dtype=bool)[r] & (q != r) & outlets[r]
-        ok &= ~(bounded[q] & (day == ""))  # undated articles cannot be shown to fall inside a window
-        ok &= ~(has_since[q] & (day < since[q])) & ~(has_until[q] & (day > until[q]))
+        ok = alive[r] & (q != r) & outlets[r]
+        ok &= ~((has_since | has_until)[at] & (day == ""))  # undated articles cannot be shown to fall inside a window
+        ok &= ~(has_since[at] & (day < since[at])) & ~(has_until[at] & (day > until[at]))
         return ok
 
     # --- built from and saved beside a store -------------------------------------------------------
@@ -486,6 +529,7 @@ class CandidateIndex:
         for row, num in enumerate(self.nums):
             if num not in catalog or catalog[num][0] != self.ids[row]:
                 self.alive[row] = False
+        self._version += 1
         known = set(self.nums)
         missing = [num for num in catalog if num not in known]
         for start in range(0, len(missing), 1024):
