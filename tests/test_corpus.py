@@ -1,5 +1,6 @@
 """add -> scan -> families and stories on the bundled examples; a rerun does only new work."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,18 @@ def test_a_scan_after_add_compares_only_the_new_article(scanned, tmp_path):
         report = scan(store, LEXICAL, workers=1)
         assert report.scanned == 1 and report.skipped == 6 and report.pairs_found >= 1
         assert store.family_of("late_reprint")["family"] == "wire_original"
+
+
+def test_a_scan_under_new_settings_does_not_align_the_stored_pairs_again(scanned, tmp_path):
+    db, _, first, _ = scanned
+    copy = tmp_path / "r.db"
+    copy.write_bytes(Path(db).read_bytes())
+    changed = replace(LEXICAL, attribute=replace(LEXICAL.attribute, min_copies=LEXICAL.attribute.min_copies + 1))
+    with Store(copy) as store:
+        again = scan(store, changed, workers=1)
+    # Every article is scanned again (the settings changed), but of the same candidates only the
+    # pairs not already stored are aligned.
+    assert again.scanned == 6 and again.compared == first.compared - first.pairs_found
 
 
 def test_sources_ranks_the_stored_copies(scanned):

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from wiretrace import fingerprint as fp
 from wiretrace import minhash as mh
-from wiretrace.index import (CandidateIndex, Filters, exact_candidates, jaccard, minhash, shingle_hashes, signature,
+from wiretrace.index import (CandidateIndex, Filters, as_ids, exact_candidates, jaccard, minhash, shingle_hashes, signature,
                              signatures)
 from wiretrace.models import Article
 from wiretrace.options import IndexOptions, load_options
@@ -304,3 +304,11 @@ def test_pairs_asked_in_chunks_and_after_an_add_follow_the_index():
     asked = ids + ["later"]
     assert index.pairs(asked, 5, Filters(window=30)).by_query() == fresh.pairs(asked, 5, Filters(window=30)).by_query()
     assert "later" in index.pairs(["later"], 5).by_query()
+
+
+def test_codes_of_id_pairs_are_the_candidate_codes():
+    index, ids, _ = _mixed_index(IndexOptions(bucket_cap=4))
+    found = index.pairs(ids, 5)
+    pairs = sorted(found.unordered())
+    assert np.array_equal(index.codes(pairs + [(b, a) for a, b in pairs] + [("a1", "nowhere")]), found.codes())
+    assert sorted(as_ids(index.codes(pairs), index.ids)) == pairs

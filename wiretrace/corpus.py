@@ -164,8 +164,8 @@ class _State:
                 f"WHERE id IN ({','.join('?' * len(chunk))})", (digest, now, *chunk))
         self.db.execute("COMMIT")
 
-    def stored_pairs(self) -> set[frozenset]:
-        return {frozenset(r) for r in self.db.execute("SELECT derived, source FROM pairs")}
+    def stored_pairs(self) -> Iterator[tuple[str, str]]:
+        yield from self.db.execute("SELECT derived, source FROM pairs")
 
     def close(self) -> None:
         self.db.close()
@@ -187,11 +187,6 @@ def _candidate_pairs(store, index, todo: list[str], options: Options, since: str
 
     window = options.scan.window_days or None
     filters = Filters(since=since or "", until=until or "", window=window)
-    known = _State(store.path, options.store.busy_timeout)
-    try:
-        stored = known.stored_pairs()
-    finally:
-        known.close()
     # Lexical pairs come from one pass over all buckets; sentence vectors are read and searched
     # a chunk of articles at a time (lexical-only stores have none to read). Pairs are kept as
     # numbers until the end: a million articles give millions of them.
@@ -201,8 +196,13 @@ def _candidate_pairs(store, index, todo: list[str], options: Options, since: str
         vectors = [store.vectors(i) for i in chunk] if index.semantic else None
         codes.append(index.pairs(chunk, k=options.scan.candidates, filters=filters, vectors=vectors).codes())
         tick(len(chunk))
-    found = set(as_ids(np.unique(np.concatenate(codes)), index.ids))  # one pair per two live rows
-    return sorted(p for p in found if frozenset(p) not in stored)
+    known = _State(store.path, options.store.busy_timeout)
+    try:
+        stored = index.codes(known.stored_pairs())
+    finally:
+        known.close()
+    new = np.setdiff1d(np.concatenate(codes), stored)  # unique, without the pairs already stored
+    return sorted(set(as_ids(new, index.ids)))  # one pair per two live rows
 
 
 def _jobs(store, pairs: list[tuple[str, str]], options: Options) -> Iterator[tuple]:

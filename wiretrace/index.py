@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import weakref
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -446,6 +447,17 @@ class CandidateIndex:
             days = np.array([(p or "")[:10] for _, p in self.meta], dtype="U10")
             self._tables = self._version, (_id_ranks(self.ids), np.asarray(self.alive, dtype=bool), days)
         return self._tables[1]
+
+    def codes(self, pairs: Iterable[tuple[str, str]]) -> np.ndarray:
+        """`CandidatePairs.codes` of pairs of ids (their current rows; pairs with an id not in
+        the index are left out), ascending and unique."""
+        rows, n = self._rows, len(self.ids)
+        out = array("q")
+        for x, y in pairs:
+            a, b = rows.get(x), rows.get(y)
+            if a is not None and b is not None:
+                out.append(min(a, b) * n + max(a, b))
+        return np.unique(np.frombuffer(out, dtype=np.int64))
 
     def _semantic_pairs(self, queries: np.ndarray, vectors: Sequence[np.ndarray] | None) -> tuple:
         """(query row, row, share) of `_semantic` for each query's vectors, in one search."""
