@@ -296,8 +296,7 @@ class CandidateIndex:
         self._sig_parts: list[np.ndarray] = []
         self._signatures = np.zeros((0, num_perm), dtype=np.uint32)
         self._bands: _Bands | None = None
-        self._all_pairs: tuple | None = None  # `_lexical_pairs`, for the current buckets
-        self._by_query: tuple | None = None  # `_lexical_pairs` both ways, grouped by query row
+        self._by_query: tuple | None = None  # `_lexical_pairs` both ways, grouped by query row, for the current buckets
         self._version = 0  # bumped when rows are added or their metadata or liveness change
         self._tables: tuple | None = None  # `_row_tables`, for `_version`
         self._unsigned = False  # rows loaded from a saved index, waiting for their signatures
@@ -343,7 +342,7 @@ class CandidateIndex:
             return False
         if self._bands is None:
             self._bands = _Bands(self._signatures, self.options.bands, self.options.rows)
-            self._all_pairs = self._by_query = None
+            self._by_query = None
         return True
 
     def _lexical(self, signature: np.ndarray) -> dict[int, float]:
@@ -356,18 +355,16 @@ class CandidateIndex:
 
     def _lexical_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(a, b, estimate), a < b: every pair `_lexical` would give from either side (unless that
-        side's signature is empty), computed once per set of buckets."""
+        side's signature is empty)."""
         if not self._catch_up():
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-        if self._all_pairs is None:
-            a, b = self._bands.pairs(self.options.bucket_cap)
-            step = 1 << 16  # pairs compared at a time: bounds the (step, num_perm) temporaries
-            sig = self._signatures
-            estimates = np.concatenate([jaccard_estimate(sig[a[i : i + step]], sig[b[i : i + step]])
-                                        for i in range(0, len(a), step)] or [np.zeros(0)])
-            keep = estimates >= self.options.min_jaccard
-            self._all_pairs = a[keep], b[keep], estimates[keep]
-        return self._all_pairs
+        a, b = self._bands.pairs(self.options.bucket_cap)
+        step = 1 << 16  # pairs compared at a time: bounds the (step, num_perm) temporaries
+        sig = self._signatures
+        estimates = np.concatenate([jaccard_estimate(sig[a[i : i + step]], sig[b[i : i + step]])
+                                    for i in range(0, len(a), step)] or [np.zeros(0)])
+        keep = estimates >= self.options.min_jaccard
+        return a[keep], b[keep], estimates[keep]
 
     @property
     def semantic(self) -> bool:
@@ -427,18 +424,20 @@ class CandidateIndex:
         what its own pairs do, not what every pair of the index does."""
         if self._by_query is None:
             a, b, estimates = self._lexical_pairs()
-            q, r, lex = np.concatenate([a, b]), np.concatenate([b, a]), np.concatenate([estimates, estimates])
-            blank = np.all(self._signatures == _EMPTY, axis=1)
-            keep = ~blank[q]
-            q, r, lex = q[keep], r[keep], lex[keep]
+            q = np.concatenate([a, b])
             order = np.argsort(q, kind="stable")
-            starts = np.searchsorted(q[order], np.arange(len(self._signatures) + 1))
-            self._by_query = starts, r[order], lex[order]
+            q = q[order]
+            r = np.concatenate([b, a])[order].astype(np.int32)  # held for the index's lifetime: 4 bytes a row
+            lex = np.concatenate([estimates, estimates])[order]
+            del a, b, estimates, order
+            keep = ~np.all(self._signatures == _EMPTY, axis=1)[q]
+            q, r, lex = q[keep], r[keep], lex[keep]
+            self._by_query = np.searchsorted(q, np.arange(len(self._signatures) + 1)), r, lex
         starts, r, lex = self._by_query
         queries = np.unique(queries[queries < len(starts) - 1])
         sizes = starts[queries + 1] - starts[queries]
         picked = np.repeat(starts[queries], sizes) + _ranges(sizes)
-        return np.repeat(queries, sizes), r[picked], lex[picked]
+        return np.repeat(queries, sizes), r[picked].astype(np.int64), lex[picked]
 
     def _row_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(place in id order, liveness, publication day "YYYY-MM-DD" or "") of every row, kept
