@@ -192,3 +192,18 @@ def test_scan_candidates_are_each_articles_own_query(tmp_path, window):
                                  filters=Filters(window=window or None).around(article.published), exclude=(i,)):
                 expected.add(tuple(sorted((i, c.id))))
     assert found == sorted(expected) and len(found) >= 3
+
+
+def test_a_scan_releases_its_candidate_index(scanned, tmp_path):
+    from wiretrace.index import _OPEN, CandidateIndex
+
+    db, *_ = scanned
+    copy = tmp_path / "x.db"
+    copy.write_bytes(Path(db).read_bytes())
+    changed = replace(LEXICAL, attribute=replace(LEXICAL.attribute, min_copies=LEXICAL.attribute.min_copies + 2))
+    with Store(copy) as store:
+        CandidateIndex.open(store, changed)
+        assert store in _OPEN
+        scan(store, changed, workers=1)
+        assert store not in _OPEN  # held past the candidate stage, it would stay for the whole scan
+        assert api.sources("light_edit", store, changed)  # and is opened again when asked

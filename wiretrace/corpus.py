@@ -351,7 +351,8 @@ def _scan_store(store, options: Options, progress: Progress, since: str, until: 
             index = CandidateIndex.open(store, options)
             pairs = _candidate_pairs(store, index, todo, options, since, until,
                                      progress(len(todo), "candidates"))
-            del index  # its signatures and buckets (~1.8 KB an article at 100 k) are not needed past here
+            CandidateIndex.release(store)  # its signatures and buckets are not needed past here
+            del index
             report.timings["candidates"] = time.perf_counter() - t0
             # Stories need the articles, not the pairs: they are clustered beside the alignment,
             # whose workers leave this process idle, and saved once it is done.

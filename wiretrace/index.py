@@ -524,6 +524,12 @@ class CandidateIndex:
         _OPEN[store] = index
         return index
 
+    @staticmethod
+    def release(store) -> None:
+        """Forget the index `open` cached for `store` (a scan is done with it after its candidate
+        stage: at a million articles it holds gigabytes)."""
+        _OPEN.pop(store, None)
+
     def refresh(self, store) -> int:
         """Catch up with the store: add articles not indexed yet, drop replaced or deleted ones.
         Returns how many articles were added."""
