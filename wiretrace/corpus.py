@@ -202,7 +202,7 @@ def _candidate_pairs(store, index, todo: list[str], options: Options, since: str
     finally:
         known.close()
     new = np.setdiff1d(np.concatenate(codes), stored)  # unique, without the pairs already stored
-    return sorted(set(as_ids(new, index.ids)))  # one pair per two live rows
+    return sorted(as_ids(new, index.ids))  # distinct: candidates are live rows, one per id
 
 
 def _jobs(store, pairs: list[tuple[str, str]], options: Options) -> Iterator[tuple]:

@@ -297,8 +297,7 @@ class CandidateIndex:
         self._signatures = np.zeros((0, num_perm), dtype=np.uint32)
         self._bands: _Bands | None = None
         self._by_query: tuple | None = None  # `_lexical_pairs` both ways, grouped by query row, for the current buckets
-        self._version = 0  # bumped when rows are added or their metadata or liveness change
-        self._tables: tuple | None = None  # `_row_tables`, for `_version`
+        self._tables: tuple | None = None  # `_row_tables`, until rows are added or their metadata change
         self._unsigned = False  # rows loaded from a saved index, waiting for their signatures
         self._state: tuple | None = None  # the store state last caught up with
         self.sentences = Index(ndim=dim, metric="cos", dtype=self.options.quantization)
@@ -323,8 +322,7 @@ class CandidateIndex:
                 self.alive[self._rows[id_]] = False
             self._rows[id_] = row
         self._sig_parts.append(np.asarray(signatures, dtype=np.uint32).reshape(len(ids), self.num_perm))
-        self._bands, self._by_query = None, None
-        self._version += 1
+        self._bands = self._by_query = self._tables = None
         counts = np.array([min(len(v), _MAX_SENTENCES) for v in vectors], dtype=np.int64)
         if counts.sum() and self.semantic:
             keys = (np.repeat(np.arange(first, len(self.ids), dtype=np.uint64) << np.uint64(12), counts)
@@ -442,10 +440,10 @@ class CandidateIndex:
     def _row_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(place in id order, liveness, publication day "YYYY-MM-DD" or "") of every row, kept
         until rows are added or their metadata change."""
-        if self._tables is None or self._tables[0] != self._version:
+        if self._tables is None:
             days = np.array([(p or "")[:10] for _, p in self.meta], dtype="U10")
-            self._tables = self._version, (_id_ranks(self.ids), np.asarray(self.alive, dtype=bool), days)
-        return self._tables[1]
+            self._tables = _id_ranks(self.ids), np.asarray(self.alive, dtype=bool), days
+        return self._tables
 
     def codes(self, pairs: Iterable[tuple[str, str]]) -> np.ndarray:
         """`CandidatePairs.codes` of pairs of ids (their current rows; pairs with an id not in
@@ -546,7 +544,7 @@ class CandidateIndex:
         for row, num in enumerate(self.nums):
             if num not in catalog or catalog[num][0] != self.ids[row]:
                 self.alive[row] = False
-        self._version += 1
+        self._tables = None
         known = set(self.nums)
         missing = [num for num in catalog if num not in known]
         for start in range(0, len(missing), 1024):
