@@ -99,6 +99,23 @@ def test_spans_mark_shared_content_not_lone_function_words():
     assert spans("It was in the", "It was in the") == []  # ... unless none is a content word
 
 
+def test_spans_of_a_sentence_pair_met_again_are_shifted_to_where_the_sentence_is():
+    from wiretrace import align
+    from wiretrace.align import _side, _spans
+    from wiretrace.models import Sentence
+
+    a, b = "Le maire a dit que la rivière était très haute", "la rivière était très haute hier"
+    align._CODES.spans.clear()
+    first = _spans(_side((Sentence("x", 0, 0, len(a), a),)), 0, _side((Sentence("y", 0, 0, len(b), b),)), 0)
+    assert len(align._CODES.spans) == 1  # remembered by the two texts
+    text = "Dès l'aube. " + a  # the same sentence later in another article: found again, shifted
+    x = _side((Sentence("z", 0, 0, 11, text[:11]), Sentence("z", 1, 12, len(text), a)))
+    again = _spans(x, 1, _side((Sentence("y", 0, 0, len(b), b),)), 0)
+    assert again == tuple((s + 12, e + 12) for s, e in first)
+    assert [text[s:e] for s, e in again] == ["la rivière était très haute"]
+    assert len(align._CODES.spans) == 1
+
+
 def test_reordering_costs_nothing():
     body = [
         "The river burst its banks at dawn, flooding the old town.",

@@ -139,6 +139,7 @@ class _WordCodes(threading.local):
     def __init__(self) -> None:
         self.table: dict[str, str] = {}
         self.token = next(_TABLES)
+        self.spans: dict[tuple[str, str], tuple[tuple[int, int], ...]] = {}  # `_spans`, by the two texts
 
 
 _TABLES = itertools.count()
@@ -159,7 +160,7 @@ def _room_for(*bodies: tuple[Sentence, ...]) -> None:
     thread that meets a million distinct words starts over."""
     words = sum(len(s.text) for body in bodies for s in body)  # at most one new word per character
     if _CODE_BASE + len(_CODES.table) + words > _CODE_LIMIT:
-        _CODES.table, _CODES.token = {}, next(_TABLES)
+        _CODES.table, _CODES.token, _CODES.spans = {}, next(_TABLES), {}
 
 
 def _side(sentences: tuple[Sentence, ...]) -> _Side:
@@ -247,12 +248,12 @@ def features_reference(a: _Side, b: _Side, sem: np.ndarray, clause: np.ndarray) 
 def _agreements(x: tuple[frozenset[str], ...], y: tuple[frozenset[str], ...]) -> list[list[float]]:
     """`_agree` of every pair of sentences (few have numbers or names: a loop beats matrices)."""
     out = [[1.0] * len(y) for _ in x]
-    some = [j for j, v in enumerate(y) if v]
+    some = [(j, w) for j, w in enumerate(y) if w]
     for i, v in enumerate(x):
         if v:
             row = out[i]
-            for j in some:
-                row[j] = _agree(v, y[j])
+            for j, w in some:  # `_agree`, inline: called for most pairs of sentences
+                row[j] = 1.0 if v == w else len(v & w) / len(v | w)
     return out
 
 
@@ -283,20 +284,24 @@ def _features(a: _Side, b: _Side, sem: np.ndarray, clause: np.ndarray) -> np.nda
     weight = np.log1p((n + m) / np.maximum(ia.sum(axis=0) + ib.sum(axis=0), 1.0))  # `_weights`
     shared = (ia * weight) @ ib.T
     wa, wb = ia @ weight, ib @ weight
-    total, least = wa[:, None] + wb[None, :], np.minimum(wa[:, None], wb[None, :])
     la, lb = a.lengths[:, None], b.lengths[None, :]
-    longest = np.maximum(la, lb)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out[..., 0] = np.clip(sem, 0.0, 1.0)
-        out[..., 1] = np.where(total > 0, 2 * shared / total, 0.0)
-        out[..., 2] = np.where(least > 0, shared / least, 0.0)
-        out[..., 3] = cdist(a.coded, b.coded, scorer=Indel.normalized_similarity, dtype=np.float64)
-        out[..., 4] = cdist(a.lowered, b.lowered, scorer=fuzz.ratio, dtype=np.float64) / 100.0
-        out[..., 5] = _agreements(a.numbers, b.numbers)
-        out[..., 6] = _agreements(a.names, b.names)
-        out[..., 7] = np.where(longest > 0, np.minimum(la, lb) / longest, 0.0)
-        out[..., 8] = np.clip(np.maximum(clause, sem), 0.0, 1.0)
+    # Where a denominator is 0 so is its numerator (shared weight, the shorter length), so a
+    # floor on the denominator gives the 0 the reference gives, without a mask.
+    out[..., 0] = sem
+    out[..., 1] = 2 * shared / np.maximum(wa[:, None] + wb[None, :], _TINY)
+    out[..., 2] = shared / np.maximum(np.minimum(wa[:, None], wb[None, :]), _TINY)
+    out[..., 3] = cdist(a.coded, b.coded, scorer=Indel.normalized_similarity, dtype=np.float64)
+    out[..., 4] = cdist(a.lowered, b.lowered, scorer=fuzz.ratio, dtype=np.float64) / 100.0
+    out[..., 5] = _agreements(a.numbers, b.numbers)
+    out[..., 6] = _agreements(a.names, b.names)
+    out[..., 7] = np.minimum(la, lb) / np.maximum(np.maximum(la, lb), 1.0)  # lengths are whole words
+    out[..., 8] = np.maximum(clause, sem)
+    for k in (0, 8):  # cosines clipped to 0..1, in place
+        np.minimum(np.maximum(out[..., k], 0.0, out=out[..., k]), 1.0, out=out[..., k])
     return out
+
+
+_TINY = 1e-300
 
 
 def unit_starts(texts: list[str]) -> np.ndarray:
@@ -402,6 +407,8 @@ def changed_facts(d: Sentence, s: Sentence, s_doc_numbers: frozenset[str], s_doc
     """Facts that differ between two sentences that say nearly the same thing: a number or a name
     of the derived sentence that the source article never gives, in place of one it dropped, and
     opposite words ("raised"/"cut") or a negation on one side only."""
+    if d.text == s.text:  # the same words: the same numbers, names and polarity
+        return []
     found = []
     nd, ns = fp.numbers(d.text), fp.numbers(s.text)
     only_d, only_s = nd - ns - s_doc_numbers, ns - nd
@@ -428,6 +435,23 @@ def _spans(a: _Side, i: int, b: _Side, j: int) -> tuple[tuple[int, int], ...]:
     a_words, content, offset = a.words[i], a.content[i], a.sentences[i].start
     if a_words and a.coded[i] == b.coded[j]:  # the same words: one run, the whole sentence
         return ((offset + a_words[0].start, offset + a_words[-1].end),) if any(content) else ()
+    # Within the sentence the spans depend on the two texts alone (the sides were coded with
+    # this thread's table): a family of reprints meets the same two sentences in many pairs.
+    kept, key = _CODES.spans, (a.sentences[i].text, b.sentences[j].text)
+    within = kept.get(key)
+    if within is None:
+        within = kept[key] = _spans_within(a, i, b, j)
+        if len(kept) > _SPANS_KEPT:
+            del kept[next(iter(kept))]  # the oldest first
+    return tuple((offset + x, offset + y) for x, y in within)
+
+
+_SPANS_KEPT = 1 << 15  # sentence pairs whose spans a thread remembers
+
+
+def _spans_within(a: _Side, i: int, b: _Side, j: int) -> tuple[tuple[int, int], ...]:
+    """`_spans` as offsets within the sentence."""
+    a_words, content = a.words[i], a.content[i]
     shared_stems = a.stems[i] & b.stems[j]
     marked = [m in shared_stems for m in a.marks[i]]
     if a_words and b.words[j]:
@@ -442,7 +466,7 @@ def _spans(a: _Side, i: int, b: _Side, j: int) -> tuple[tuple[int, int], ...]:
         first = k
         while k < n and marked[k]:
             k += 1
-        spans.append((offset + a_words[first].start, offset + a_words[k - 1].end))
+        spans.append((a_words[first].start, a_words[k - 1].end))
     return tuple(spans)
 
 

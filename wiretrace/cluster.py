@@ -591,15 +591,17 @@ def as_pair(item: Pair | Comparison | Mapping) -> Pair:
         return Pair(item.derived.article.id, item.source.article.id, v.verdict, v.derived_share,
                     v.source_share, v.direction.confidence, v.credited)
 
-    def ident(x):
-        return x["id"] if isinstance(x, Mapping) else str(x)
-
+    derived, source = item["derived"], item["source"]
     confidence = item.get("confidence")
     if confidence is None and isinstance(item.get("direction"), Mapping):
         confidence = item["direction"].get("confidence")
-    return Pair(ident(item["derived"]), ident(item["source"]), str(item["verdict"]),
-                float(item["derived_share"]), float(item.get("source_share") or 0.0),
+    return Pair(derived if type(derived) is str else _ident(derived), source if type(source) is str else _ident(source),
+                str(item["verdict"]), float(item["derived_share"]), float(item.get("source_share") or 0.0),
                 1.0 if confidence is None else float(confidence), bool(item.get("credited", False)))
+
+
+def _ident(x) -> str:
+    return x["id"] if isinstance(x, Mapping) else str(x)
 
 
 @dataclass(frozen=True)
@@ -647,12 +649,12 @@ def _strength(p: Pair) -> tuple:
 
 def _edges(pairs: Iterable, options: ClusterOptions) -> list[Pair]:
     """Rule 1: derived pairs over `min_share`, one per article pair, strongest first."""
-    best: dict[frozenset, Pair] = {}
+    best: dict[tuple[str, str], Pair] = {}
     for item in pairs:
         p = as_pair(item)
         if p.verdict == NOT_DERIVED or p.derived_share < options.min_share or p.derived == p.source:
             continue
-        key = frozenset((p.derived, p.source))
+        key = (p.derived, p.source) if p.derived < p.source else (p.source, p.derived)
         kept = best.get(key)
         if kept is None or (-p.confidence, _strength(p)) < (-kept.confidence, _strength(kept)):
             best[key] = p

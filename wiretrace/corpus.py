@@ -356,7 +356,7 @@ def _scan_store(store, options: Options, progress: Progress, since: str, until: 
             report.timings["candidates"] = time.perf_counter() - t0
             # Stories need the articles, not the pairs: they are clustered beside the alignment,
             # whose workers leave this process idle, and saved once it is done.
-            stories = _Background(_cluster_stored, store.path, options)
+            stories = _Background(_cluster_stored, store.path, options, True)  # beside the workers
             t0 = time.perf_counter()
             tick = progress(len(pairs), "pairs aligned")
 
@@ -393,13 +393,17 @@ def _scan_store(store, options: Options, progress: Progress, since: str, until: 
     return report
 
 
-def _cluster_stored(path: Path, options: Options) -> tuple[dict[str, str], float]:
+def _cluster_stored(path: Path, options: Options, beside: bool = False) -> tuple[dict[str, str], float]:
     """`cluster_stories` over every article of the store at `path` (read through a connection of
-    its own), and the seconds it took."""
+    its own), and the seconds it took. `beside`: while the alignment's workers keep the cores
+    busy, with one BLAS thread (more would only wait for cores, spinning)."""
+    from threadpoolctl import threadpool_limits
+
     from .store import Store
 
     t0 = time.perf_counter()
-    with Store(path, readonly=True, timeout=options.store.busy_timeout) as store:
+    with Store(path, readonly=True, timeout=options.store.busy_timeout) as store, \
+            threadpool_limits(1 if beside else None, user_api="blas"):
         found = cluster_stories(store.iter_documents(), _story_vectors(store), options)
     return found, time.perf_counter() - t0
 
