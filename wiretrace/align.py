@@ -170,22 +170,27 @@ def _side(sentences: tuple[Sentence, ...]) -> _Side:
 @lru_cache(maxsize=1024)  # a scan batch meets each article in several pairs, each pair in both orders
 def _coded_side(sentences: tuple[Sentence, ...], token: int) -> _Side:
     """`_side` with the words coded by the table `token` (this thread's)."""
-    ws = tuple(fp.tokens(s.text) for s in sentences)
-    keys = tuple(tuple(w.key for w in x) for x in ws)
-    content = tuple(tuple(fp.is_content(w) for w in x) for x in ws)
-    stems = tuple(frozenset(w.stem for w, c in zip(x, cs) if c) for x, cs in zip(ws, content))
-    numbers = tuple(fp.numbers(s.text) for s in sentences)
-    names = tuple(fp.names(s.text) for s in sentences)
+    parts = [_sentence_side(s.text, token) for s in sentences]
+    words, content, stems, marks, lowered, coded, numbers, names = (tuple(x) for x in zip(*parts)) if parts else ((),) * 8
     return _Side(
-        sentences, ws, stems, numbers, names, frozenset().union(*numbers), frozenset().union(*names),
-        tuple(" ".join(k) for k in keys),
-        content,
-        tuple(tuple(w.stem if c else None for w, c in zip(x, cs)) for x, cs in zip(ws, content)),
-        tuple("".join(map(_code, k)) for k in keys),
-        np.array([len(x) for x in ws], dtype=np.float64),
+        sentences, words, stems, numbers, names, frozenset().union(*numbers), frozenset().union(*names),
+        lowered, content, marks, coded,
+        np.array([len(x) for x in words], dtype=np.float64),
         unit_starts([s.norm or s.text for s in sentences]),
         _sparse(stems),
     )
+
+
+@lru_cache(maxsize=1 << 15)  # reprints share sentences: a family's articles share most of their material
+def _sentence_side(text: str, token: int) -> tuple:
+    """One sentence's part of a `_Side` (words, content flags, stems, marks, lowered and coded
+    text, numbers, names), with the words coded by the table `token`."""
+    words = fp.tokens(text)
+    keys = [w.key for w in words]
+    content = tuple(fp.is_content(w) for w in words)
+    stems = frozenset(w.stem for w, c in zip(words, content) if c)
+    marks = tuple(w.stem if c else None for w, c in zip(words, content))
+    return (words, content, stems, marks, " ".join(keys), "".join(map(_code, keys)), fp.numbers(text), fp.names(text))
 
 
 def _weights(a: _Side, b: _Side) -> dict[str, float]:
