@@ -173,6 +173,19 @@ def test_normalize(raw, expected):
     assert normalize(raw) == expected
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab Z*_[]<>`#.\n\t") + ["’", "—", "\u00a0", "\u200b", "ﬁ", "é"]), max_size=40))
+def test_normalize_skips_the_translation_of_ascii_text_only_when_it_changes_nothing(raw):
+    import unicodedata
+
+    from wiretrace.segment import _MARKDOWN, _TRANSLATION
+
+    text = unicodedata.normalize("NFKC", raw).translate(_TRANSLATION)  # every text, the long way
+    for pattern, replacement in _MARKDOWN:
+        text = pattern.sub(replacement, text)
+    assert normalize(raw) == " ".join(text.split())
+
+
 def test_sentence_norm_is_normalized_text():
     (title, body) = segment(Article(id="x", text="Title\n\n“Curly”\u00a0quotes — here.")).sentences
     assert body.norm == '"Curly" quotes - here.'

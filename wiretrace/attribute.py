@@ -207,7 +207,6 @@ class _Grams:
     words: int
     runs: tuple[np.ndarray, ...]  # runs[n - 1]: the hash of every n-gram, in order
     sets: tuple[np.ndarray, ...]  # sets[n - 1]: np.unique(runs[n - 1])
-    frozen: tuple[frozenset[int], ...]  # the same as Python sets (intersections in C)
 
 
 @lru_cache(maxsize=1024)  # an article meets several candidates in a scan batch
@@ -220,7 +219,7 @@ def _body_grams(body: tuple[Sentence, ...]) -> _Grams:
             gram ^= gram >> np.uint64(29)
         runs.append(gram.view(np.int64))
     runs = tuple(runs)
-    return _Grams(len(keys), runs, tuple(map(np.unique, runs)), tuple(frozenset(r.tolist()) for r in runs))
+    return _Grams(len(keys), runs, tuple(map(np.unique, runs)))
 
 
 def _member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
@@ -233,10 +232,10 @@ def _member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
 
 def _contained(a: _Grams, b: _Grams, n: int) -> tuple[float, float]:
     """(share of `a`'s distinct word n-grams that `b` has, share of `b`'s that `a` has): one
-    intersection serves both."""
-    x, y = a.frozen[n - 1], b.frozen[n - 1]
-    shared = len(x & y) if x and y else 0
-    return shared / len(x) if x else 0.0, shared / len(y) if y else 0.0
+    count of the shared ones serves both."""
+    x, y = a.sets[n - 1], b.sets[n - 1]
+    shared = int(np.count_nonzero(_member(x, y))) if len(x) and len(y) else 0
+    return shared / len(x) if len(x) else 0.0, shared / len(y) if len(y) else 0.0
 
 
 def _tiled(a: _Grams, b: _Grams, n: int) -> float:

@@ -52,7 +52,8 @@ def normalize(text: str, *, markdown: bool = True) -> str:
     """Text for matching: NFKC, straight quotes, '-' for dashes, single spaces, no zero-width
     characters and (unless `markdown=False`) markdown emphasis and links reduced to what a reader
     sees. The result is not offset-compatible with the input; use it for comparison only."""
-    text = unicodedata.normalize("NFKC", text).translate(_TRANSLATION)
+    if not text.isascii() or "`" in text:  # ASCII is NFKC already, and only "`" is translated
+        text = unicodedata.normalize("NFKC", text).translate(_TRANSLATION)
     if markdown and _MARKDOWN_CHARS.search(text):
         for pattern, replacement in _MARKDOWN:
             text = pattern.sub(replacement, text)
