@@ -356,7 +356,7 @@ def _scan_store(store, options: Options, progress: Progress, since: str, until: 
             report.timings["candidates"] = time.perf_counter() - t0
             # Stories need the articles, not the pairs: they are clustered beside the alignment,
             # whose workers leave this process idle, and saved once it is done.
-            stories = _Background(_cluster_stored, store.path, options, True)  # beside the workers
+            stories = _Background(_cluster_stored, store.path, options, executor is None)  # beside local workers?
             t0 = time.perf_counter()
             tick = progress(len(pairs), "pairs aligned")
 
@@ -395,7 +395,7 @@ def _scan_store(store, options: Options, progress: Progress, since: str, until: 
 
 def _cluster_stored(path: Path, options: Options, beside: bool = False) -> tuple[dict[str, str], float]:
     """`cluster_stories` over every article of the store at `path` (read through a connection of
-    its own), and the seconds it took. `beside`: while the alignment's workers keep the cores
+    its own), and the seconds it took. `beside`: while the alignment keeps this machine's cores
     busy, with one BLAS thread (more would only wait for cores, spinning)."""
     from threadpoolctl import threadpool_limits
 
