@@ -204,9 +204,8 @@ def _weights(a: _Side, b: _Side) -> dict[str, float]:
 
 
 def _agree(x: frozenset[str], y: frozenset[str]) -> float:
-    if not x or not y:
-        return 1.0
-    return 1.0 if x & y and not (x ^ y) else len(x & y) / len(x | y)
+    """1 when either side has none (nothing to conflict), else the Jaccard overlap (1 when equal)."""
+    return len(x & y) / len(x | y) if x and y else 1.0
 
 
 @dataclass
@@ -257,7 +256,7 @@ def _agreements(x: tuple[frozenset[str], ...], y: tuple[frozenset[str], ...]) ->
     for i, v in enumerate(x):
         if v:
             row = out[i]
-            for j, w in some:  # `_agree`, inline: called for most pairs of sentences
+            for j, w in some:  # `_agree` inline (equal sets, the usual case, skip the set algebra)
                 row[j] = 1.0 if v == w else len(v & w) / len(v | w)
     return out
 
