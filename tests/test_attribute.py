@@ -217,3 +217,42 @@ def test_tiled_coverage_matches_marking_every_shared_gram(a_words, b_words, n):
         if tuple(a_words[k : k + n]) in b_grams:
             covered.update(range(k, k + n))
     assert _tiled(a, b, n) == (len(covered) / len(a_words) if len(a_words) >= n else 0.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.sampled_from("abcdef"), min_size=1, max_size=12), max_size=4),
+       st.lists(st.lists(st.sampled_from("abcdef"), min_size=1, max_size=12), max_size=4))
+def test_document_features_count_the_shared_grams_of_each_n(a_sentences, b_sentences):
+    # The containment and tiling features come from one search over all n; they must be the
+    # per-n set arithmetic, across sentence boundaries (the body is one run of words).
+    from wiretrace.attribute import DOCUMENT_FEATURES, document_features
+    from wiretrace.models import Article, Document, Sentence
+
+    def doc(name, sentences):
+        texts = [" ".join(words) for words in sentences]
+        text = ". ".join(texts)
+        starts = [sum(len(t) + 2 for t in texts[:k]) for k in range(len(texts))]
+        return Document(Article(name, text), tuple(Sentence(name, k, x, x + len(t), t)
+                                                   for k, (x, t) in enumerate(zip(starts, texts))))
+
+    def grams(words, n):
+        return [tuple(words[k : k + n]) for k in range(len(words) - n + 1)]
+
+    def tiled(x, y, n):
+        theirs, covered = set(grams(y, n)), set()
+        for k, g in enumerate(grams(x, n)):
+            if g in theirs:
+                covered.update(range(k, k + n))
+        return len(covered) / len(x) if len(x) >= n else 0.0
+
+    a_words, b_words = sum(a_sentences, []), sum(b_sentences, [])
+    got = dict(zip(DOCUMENT_FEATURES, document_features(doc("a", a_sentences), doc("b", b_sentences), None,
+                                                        shared=(0.0, 0.0, 0)).tolist()))
+    for n in range(1, 6):
+        mine, theirs = set(grams(a_words, n)), set(grams(b_words, n))
+        both = len(mine & theirs)
+        assert got[f"contain{n}"] == (both / len(mine) if mine else 0.0)
+        assert got[f"source_contain{n}"] == (both / len(theirs) if theirs else 0.0)
+    assert got["tiled3"] == tiled(a_words, b_words, 3)
+    assert got["tiled6"] == tiled(a_words, b_words, 6)
+    assert got["source_tiled4"] == tiled(b_words, a_words, 4)

@@ -52,3 +52,10 @@ def test_fast_content_stems_and_names_agree_with_the_words(text):
     words = fp.words(text)
     assert fp.content_stems(text) == [w.stem for w in words if fp.is_content(w)]
     assert fp.names(text) == {w.key for w in words[1:] if w.text[:1].isupper() and w.key not in fp.STOPWORDS}
+
+
+@given(st.lists(st.sampled_from(["The", "the", "Minister", "said", "Paris's", "prices", "rose", "Élodie",
+                                 "4.5", "U.S.", "a", "Hospital", "é"]), max_size=12))
+def test_story_terms_are_the_content_stems_and_the_names(words):
+    text = " ".join(words)
+    assert fp.story_terms(text) == (tuple(fp.content_stems(text)), fp.names(text))

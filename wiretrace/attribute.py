@@ -87,6 +87,7 @@ def coherence(alignment: Alignment, window: int = 3) -> float:
     return len(in_runs) / len(matched) if matched else 0.0
 
 
+@lru_cache(maxsize=1 << 12)  # asked of both outlets of every pair
 def _outlet_key(outlet: str) -> str:
     """"www.example-times.co.uk" -> "exampletimes"; "The Example Times" -> "theexampletimes"."""
     host = outlet.lower().removeprefix("www.")
@@ -207,6 +208,8 @@ class _Grams:
     words: int
     runs: tuple[np.ndarray, ...]  # runs[n - 1]: the hash of every n-gram, in order
     sets: tuple[np.ndarray, ...]  # sets[n - 1]: np.unique(runs[n - 1])
+    distinct: np.ndarray  # sets[0] .. sets[4] end to end: the containment features' n-grams
+    every: np.ndarray  # the n-grams of every n, sorted without repeats: membership for all n at once
 
 
 @lru_cache(maxsize=1024)  # an article meets several candidates in a scan batch
@@ -218,8 +221,10 @@ def _body_grams(body: tuple[Sentence, ...]) -> _Grams:
             gram = (gram[:-1] * np.uint64(0x9E3779B97F4A7C15)) ^ keys[n - 1 :]
             gram ^= gram >> np.uint64(29)
         runs.append(gram.view(np.int64))
-    runs = tuple(runs)
-    return _Grams(len(keys), runs, tuple(map(np.unique, runs)))
+    sets = tuple(map(np.unique, runs))
+    # One sorted array of the n-grams of every n: an n-gram and an m-gram share a 64-bit hash by
+    # chance only (about one pair of articles in 10^13), so it answers "has this n-gram?" for any n.
+    return _Grams(len(keys), tuple(runs), sets, np.concatenate(sets[:5]), np.unique(np.concatenate(sets)))
 
 
 def _member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
@@ -230,24 +235,29 @@ def _member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
     return sorted_set[at] == values
 
 
-def _contained(a: _Grams, b: _Grams, n: int) -> tuple[float, float]:
-    """(share of `a`'s distinct word n-grams that `b` has, share of `b`'s that `a` has): one
-    count of the shared ones serves both."""
-    x, y = a.sets[n - 1], b.sets[n - 1]
-    shared = int(np.count_nonzero(_member(x, y))) if len(x) and len(y) else 0
-    return shared / len(x) if len(x) else 0.0, shared / len(y) if len(y) else 0.0
+def _contained(a: _Grams, b: _Grams) -> list[tuple[float, float]]:
+    """For n = 1..5: (share of `a`'s distinct word n-grams that `b` has, share of `b`'s that `a`
+    has). One count of the shared ones serves both; one search finds them for every n."""
+    sizes = [len(x) for x in a.sets[:5]]
+    ends = np.cumsum(sizes)
+    counted = np.concatenate([[0], np.cumsum(_member(a.distinct, b.every))])
+    shared = (counted[ends] - counted[ends - sizes]).tolist()
+    return [(k / x if x else 0.0, k / len(y) if len(y) else 0.0) for k, x, y in zip(shared, sizes, b.sets)]
+
+
+def _coverage(starts: np.ndarray, n: int, words: int) -> float:
+    """Share of `words` covered by shared n-grams starting at `starts` (in order: only the gaps
+    between them count, so positions in a longer array that holds them serve as well)."""
+    if words < n or not len(starts):
+        return 0.0
+    return int(np.minimum(np.diff(starts), n).sum() + n) / words
 
 
 def _tiled(a: _Grams, b: _Grams, n: int) -> float:
     """Share of `a`'s words covered by word n-grams that `b` also has (greedy string tiling's
     coverage, without its tile-by-tile bookkeeping): each shared n-gram covers its own words up
     to where the next one starts."""
-    if a.words < n:
-        return 0.0
-    starts = np.flatnonzero(_member(a.runs[n - 1], b.sets[n - 1]))
-    if not len(starts):
-        return 0.0
-    return int(np.minimum(np.diff(starts), n).sum() + n) / a.words
+    return _coverage(np.flatnonzero(_member(a.runs[n - 1], b.every)), n, a.words)
 
 
 def document_features(derived: Document, source: Document, alignment: Alignment,
@@ -256,10 +266,14 @@ def document_features(derived: Document, source: Document, alignment: Alignment,
     (`shared`: `shares(alignment)` when the caller has it)."""
     d_share, s_share, _ = shared or shares(alignment)
     a, b = _body_grams(derived.body), _body_grams(source.body)
-    contained = [_contained(a, b, n) for n in range(1, 6)]
+    contained = _contained(a, b)
+    three, six = a.runs[2], a.runs[5]  # both of `a`'s tilings in one search
+    hits = np.flatnonzero(_member(np.concatenate([three, six]), b.every))
+    cut = int(np.searchsorted(hits, len(three)))
     return np.asarray([
         d_share, s_share, *(x for x, _ in contained), *(y for _, y in contained),
-        _tiled(a, b, 3), _tiled(a, b, 6), _tiled(b, a, 4), math.log1p(a.words), math.log1p(b.words),
+        _coverage(hits[:cut], 3, a.words), _coverage(hits[cut:], 6, a.words),
+        _tiled(b, a, 4), math.log1p(a.words), math.log1p(b.words),
     ])
 
 

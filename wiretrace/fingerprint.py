@@ -162,8 +162,19 @@ def numbers(text: str) -> frozenset[str]:
 @lru_cache(maxsize=1 << 16)
 def names(text: str) -> frozenset[str]:
     """Capitalised words that do not start the sentence: a cheap, language-agnostic name finder."""
-    found = (_key(t) for t in _WORD.findall(text)[1:] if t[:1].isupper())
+    return _names(_WORD.findall(text))
+
+
+def _names(tokens: list[str]) -> frozenset[str]:
+    found = (_key(t) for t in tokens[1:] if t[:1].isupper())
     return frozenset(k for k in found if k not in STOPWORDS)
+
+
+def story_terms(text: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    """`content_stems(text)` and `names(text)` from one pass over the words: story clustering
+    asks both of every sentence of the store, most of them once."""
+    tokens = _WORD.findall(text)
+    return tuple(stem for stem in map(_content_stem, tokens) if stem is not None), _names(tokens)
 
 
 def shingles(text: str, n: int = 3) -> set[str]:
