@@ -127,6 +127,20 @@ def test_rescan_does_no_new_work(db):
     assert report["families"][0]["id"] == "wire_original"
 
 
+def test_scan_after_add_places_new_articles_unless_told_to_recluster(db, tmp_path):
+    late = tmp_path / "late_copy.txt"
+    late.write_text((EXAMPLES / "light_edit.txt").read_text(encoding="utf-8"), encoding="utf-8")
+    for flags, placed in (([], 1), (["--recluster"], 0)):
+        copy = tmp_path / f"placed{placed}.db"
+        copy.write_bytes(Path(db).read_bytes())
+        assert run("add", late, "--db", copy).exit_code == 0
+        result = run("scan", "--db", copy, *flags, env={"WIRETRACE_CLUSTER_PLACE_SHARE": "0.5"})
+        assert result.exit_code == 0, result.output
+        assert bool(re.search(r"\(1 new article\s+placed\s+into\s+them\)", result.stdout)) == bool(placed)
+        stories = json.loads(run("stories", "--db", copy, "--json", "--top", "0").stdout)
+        assert any({"late_copy", "light_edit"} <= set(s["members"]) for s in stories)
+
+
 def test_stories_and_show(db):
     stories = json.loads(run("stories", "--db", db, "--json").stdout)
     story = next(s for s in stories if "wire_original" in s["members"])

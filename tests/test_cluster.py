@@ -21,6 +21,7 @@ from wiretrace.cluster import (
     average_linkage,
     average_linkage_reference,
     cluster_stories,
+    place_stories,
     reuse_families,
     story_similarity,
 )
@@ -286,6 +287,34 @@ def test_local_idf_weighs_what_a_group_shares_least():
     within = np.ix_(lima, lima)
     assert local[within].mean() - local[between].mean() > corpus[within].mean() - corpus[between].mean()
     assert np.allclose(np.diag(local), 1.0) and np.allclose(local, local.T)
+
+
+def test_placing_new_articles_keeps_the_stored_stories_and_places_them_as_clustering_would():
+    two_pass = ClusterOptions(topic_threshold=0.1, story_threshold=0.55)
+    docs = quake_docs()
+    everything = cluster_stories(docs, {}, two_pass)
+    # One more report of a stored story, and a whole new event of the same kind (Quito's
+    # earthquake: its topic is Lima's, its story is not).
+    late = {"flood-2", "quito-0", "quito-1", "quito-2"}
+    known = cluster_stories([d for d in docs if d.article.id not in late], {}, two_pass)
+    placed = place_stories(docs, {}, known, two_pass)
+    assert {i: placed[i] for i in known} == known  # stored stories are kept, ids and all
+    assert placed["flood-2"] == known["flood-0"]
+    assert placed["quito-0"] == placed["quito-1"] == placed["quito-2"] == "story:quito-0" != placed["lima-0"]
+    assert placed == everything
+    assert place_stories(docs, {}, placed, two_pass) == placed  # nothing new: nothing moves
+    # One new report of the Lima story joins it.
+    known = cluster_stories([d for d in docs if d.article.id != "lima-2"], {}, two_pass)
+    assert place_stories(docs, {}, known, two_pass)["lima-2"] == known["lima-0"] == "story:lima-0"
+
+
+def test_a_placed_article_unlike_every_story_starts_its_own():
+    options = ClusterOptions(semantic_weight=0.0, story_threshold=0.3)
+    docs = story_docs()
+    known = cluster_stories(docs, {}, options)
+    odd = segment(Article(id="odd", text="Odd one\n\nA comet lit the polar sky over the tundra observatory.\n"))
+    placed = place_stories([*docs, odd], {}, known, options)
+    assert placed["odd"] == "story:odd" and {i: placed[i] for i in known} == known
 
 
 def test_story_features_are_compact_and_do_not_depend_on_input_order():

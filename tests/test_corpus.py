@@ -74,6 +74,29 @@ def test_a_scan_after_add_compares_only_the_new_article(scanned, tmp_path):
         assert store.family_of("late_reprint")["family"] == "wire_original"
 
 
+def test_a_scan_after_add_places_the_new_articles_into_the_stored_stories(scanned, tmp_path):
+    db, *_ = scanned
+    copy = tmp_path / "s.db"
+    copy.write_bytes(Path(db).read_bytes())
+    late = tmp_path / "late_reprint.txt"
+    late.write_text((EXAMPLES / "light_edit.txt").read_text(encoding="utf-8"), encoding="utf-8")
+    placing = replace(LEXICAL, cluster=replace(LEXICAL.cluster, place_share=0.5))
+    with Store(copy) as store:
+        before = store.story_assignments()
+        api.add([late], store, placing)
+        report = scan(store, placing, workers=1)
+        assert report.placed == 1
+        after = store.story_assignments()
+        assert {k: after[k] for k in before} == before  # the stored stories stay as they were
+        assert after["late_reprint"] == after["light_edit"]
+    again = tmp_path / "again.db"
+    again.write_bytes(Path(db).read_bytes())
+    with Store(again) as store:  # more new articles than place_share of the store: all clustered again
+        api.add([late], store, LEXICAL)
+        assert scan(store, LEXICAL, workers=1).placed == 0
+        assert store.story_of("late_reprint") == store.story_of("light_edit")
+
+
 def test_a_scan_under_new_settings_does_not_align_the_stored_pairs_again(scanned, tmp_path):
     db, _, first, _ = scanned
     copy = tmp_path / "r.db"

@@ -180,19 +180,25 @@ def scan(
     dask: Annotated[Optional[str], typer.Option("--dask", metavar="ADDRESS", help="Align on this Dask "
                     "scheduler's workers (pip install 'wiretrace\\[dask]'); they must see the store at "
                     "the same path.")] = None,
+    recluster: Annotated[bool, typer.Option("--recluster", help="Cluster every article into stories "
+                         "again (by default a scan that adds at most cluster.place_share of the store "
+                         "places the new articles into the stored stories).")] = False,
     as_json: Json = False,
     config: Config = None,
 ) -> None:
     """Find every derived pair in the store, then its reuse families and stories.
 
-    Results are stored; a second scan after `add` only compares the new articles' candidates.
+    Results are stored; a second scan after `add` only compares the new articles' candidates and
+    places them into the stored stories.
     """
     from contextlib import nullcontext
 
     from .corpus import scan as scan_corpus
     from .evaluate import _progress_bar
 
-    overrides = {"scan": {"window_days": window}} if window is not None else {}
+    overrides: dict = {"scan": {"window_days": window}} if window is not None else {}
+    if recluster:
+        overrides["cluster"] = {"place_share": 0.0}
     options = load_options(config, overrides=overrides)
     with _dask_executor(dask) if dask else nullcontext() as executor, _progress_bar(sys.stderr.isatty()) as bar:
         kwargs = {"since": since or "", "until": until or "", "workers": workers, "executor": executor}
@@ -211,7 +217,9 @@ def scan(
         f"{report.articles} articles, {report.scanned} scanned ({report.skipped} already done), "
         f"{report.compared} pairs aligned, {report.pairs_found} derived; {len(report.families)} reuse "
         f"families" + (f" (largest {largest.size}, root {largest.root})" if largest else "")
-        + f", {report.stories} stories; {report.seconds:.1f} s", highlight=False)
+        + f", {report.stories} stories"
+        + (f" ({report.placed} new article{'s' * (report.placed > 1)} placed into them)" if report.placed else "")
+        + f"; {report.seconds:.1f} s", highlight=False)
 
 
 @app.command()

@@ -45,7 +45,7 @@ import math
 from array import array
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 import numpy as np
@@ -66,6 +66,7 @@ __all__ = [
     "average_linkage_reference",
     "cluster_stories",
     "family_rows",
+    "place_stories",
     "reuse_families",
     "story_similarity",
 ]
@@ -129,10 +130,9 @@ def _term_counts(doc: Document, options: ClusterOptions) -> Counter:
     for stem in fp.content_stems(title):
         counts[stem] += options.title_weight
     for sentence in doc.body:
-        text = sentence.norm or sentence.text
-        for stem in fp.content_stems(text):
-            counts[stem] += 1.0
-        for name in fp.names(text):
+        stems, names = fp.story_terms(sentence.norm or sentence.text)
+        counts.update(stems)
+        for name in names:
             counts["@" + name] += options.name_weight
     return counts
 
@@ -481,20 +481,167 @@ def cluster_stories(docs: Iterable[Document], vectors: Mapping[str, np.ndarray] 
     """
     options = _options(options)
     features = _features(docs, vectors, options)
-    n = len(features.ids)
-    if not n:
-        return {}
+    out: dict[str, str] = {}
+    for members in _stories(features, options):
+        story = STORY_PREFIX + features.ids[_earliest(features, members)]
+        out.update((features.ids[m], story) for m in members)
+    return out
+
+
+def _stories(features: _Features, options: ClusterOptions) -> list[np.ndarray]:
+    """The stories (members' positions) of `cluster_stories`: topics, then stories inside each."""
+    if not features.ids:
+        return []
     two_pass = 0 < options.topic_threshold < options.story_threshold
     floor = options.topic_threshold if two_pass else options.story_threshold
-    out: dict[str, str] = {}
+    out = []
     for group in _clusters(features, _groups(features, options, floor), options, floor, local=False):
-        stories = _clusters(features, [group], options, options.story_threshold, local=True) if two_pass else [group]
-        for members in stories:
-            first = min(members, key=lambda m: (math.isnan(features.days[m]), features.days[m]
-                                                if not math.isnan(features.days[m]) else 0.0, features.ids[m]))
-            story = STORY_PREFIX + features.ids[first]
-            out.update((features.ids[m], story) for m in members)
+        out.extend(_clusters(features, [group], options, options.story_threshold, local=True) if two_pass else [group])
     return out
+
+
+def place_stories(docs: Iterable[Document], vectors: Mapping[str, np.ndarray] | Callable,
+                  known: Mapping[str, str], options: Options | ClusterOptions | None = None) -> dict[str, str]:
+    """Article id -> story id for every article in `docs`, where `known` holds the stories an
+    earlier `cluster_stories` gave the articles it saw: those keep them, and the others are
+    placed among them as that clustering would have placed them.
+
+    The new articles are clustered among themselves first (`cluster_stories` on them alone, the
+    corpus IDF from every article, nothing attached): a new event's reports stay together
+    rather than each joining a stored story of the same kind. A member more similar to a stored
+    story than to the rest of its group (at the corpus IDF), and similar enough to join it on its
+    own, joins it alone. What is left of each group then joins the stored story it is most
+    similar to on average, as average linkage merges clusters: among its members' nearest
+    articles' stories (hashed rows, then exact scores, as the neighbour search finds them), those
+    it shares a topic with (mean similarity at the corpus IDF reaching `topic_threshold`), with
+    the IDF of those stories' articles and its own, when the mean reaches `story_threshold`, or
+    `attach_threshold` for a group of at most `attach_size` articles. Otherwise it is a story of
+    its own, named after its earliest member.
+
+    The work grows with the new articles, not the store (beyond reading every article's words
+    once), and stored story ids are kept, even when an article published earlier joins. The
+    result can differ from clustering everything again (`cluster_stories`); `eval ecbplus`
+    measures both."""
+    options = _options(options)
+    features = _features(docs, vectors, options)
+    story = [known.get(i) for i in features.ids]
+    new = np.array([k for k, s in enumerate(story) if s is None], dtype=np.intp)
+    if not len(new):
+        return dict(zip(features.ids, story))
+    members: dict[str, list[int]] = defaultdict(list)
+    for k, s in enumerate(story):
+        if s is not None:
+            members[s].append(k)
+    two_pass = 0 < options.topic_threshold < options.story_threshold
+    floor = options.topic_threshold if two_pass else options.story_threshold
+    near = _nearest(features, new, options, floor)
+    stored = list(story)  # the candidates: stories placed into, never the new groups' own
+
+    def candidates(group) -> list[str]:
+        return sorted({stored[j] for k in group for j in near.get(int(k), ()) if stored[j] is not None})
+
+    def best(group, names: list[str], bar: float) -> str | None:
+        found = _best_story(features, np.asarray(group), [np.asarray(members[s]) for s in names], options,
+                            floor, bar, two_pass) if names else None
+        return None if found is None else names[found]
+
+    def join(group, name: str) -> None:
+        for k in group:
+            story[k] = name
+        members[name].extend(int(k) for k in group)
+
+    groups = [new[g] for g in _stories(_subset(features, new), replace(options, attach_size=0))]
+    for group in sorted(groups, key=lambda g: _arrival(features, _earliest(features, g))):
+        if len(group) > 1:
+            rest = []
+            for k in group:
+                name = best([k], candidates([k]), options.story_threshold)
+                if name is not None and _mean(features, k, members[name], options) >= _mean(
+                        features, k, [x for x in group if x != k], options):
+                    join([k], name)
+                else:
+                    rest.append(k)
+            group = np.asarray(rest, dtype=np.intp)
+            if not len(group):
+                continue
+        small = two_pass and 0 < len(group) <= options.attach_size
+        name = best(group, candidates(group), min(options.story_threshold, options.attach_threshold)
+                    if small else options.story_threshold)
+        join(group, name or STORY_PREFIX + features.ids[_earliest(features, group)])
+    return dict(zip(features.ids, story))
+
+
+def _mean(features: _Features, k: int, others, options: ClusterOptions) -> float:
+    """Mean similarity (corpus IDF) of article `k` to the articles at positions `others`."""
+    others = np.asarray(others, dtype=np.intp)
+    return float(_pair_similarity(features, np.full(len(others), k), others, options).mean())
+
+
+def _subset(features: _Features, index: np.ndarray) -> _Features:
+    """The features of the articles at positions `index` (ascending), with the corpus's IDF."""
+    return _Features([features.ids[k] for k in index], features.semantic[index], features.counts[index],
+                     features.vocabulary, features.days[index], features.matrix[index])
+
+
+def _arrival(features: _Features, k: int) -> tuple:
+    """Publication order: by day (unknown last), then id."""
+    day = features.days[k]
+    return (math.isnan(day), 0.0 if math.isnan(day) else day, features.ids[k])
+
+
+def _earliest(features: _Features, members: np.ndarray) -> int:
+    return min((int(m) for m in members), key=lambda m: _arrival(features, m))
+
+
+def _nearest(features: _Features, rows_of: np.ndarray, options: ClusterOptions, floor: float,
+             block: int = 1024) -> dict[int, np.ndarray]:
+    """Position -> its nearest articles (positions) whose exact similarity reaches `floor`, for
+    the positions `rows_of`: each against every article by the hashed rows, then re-scored."""
+    rows = _hashed(features, options)
+    k = min(options.neighbours, len(rows) - 1)
+    out: dict[int, np.ndarray] = {}
+    if k <= 0:
+        return out
+    for lo in range(0, len(rows_of), block):
+        mine = rows_of[lo : lo + block]
+        approx = rows[mine] @ rows.T
+        approx[np.arange(len(mine)), mine] = -np.inf
+        r, j = _top(approx, k)
+        close = approx[r, j] >= floor - 0.15  # the same rough pre-filter as the neighbour search
+        i, j = mine[r[close]], j[close]
+        hit = _pair_similarity(features, i, j, options) >= floor
+        i, j = i[hit], j[hit]
+        for position in np.unique(i):
+            out[int(position)] = j[i == position]
+    return out
+
+
+def _best_story(features: _Features, group: np.ndarray, stories: list[np.ndarray], options: ClusterOptions,
+                floor: float, bar: float, two_pass: bool) -> int | None:
+    """Which of `stories` (members' positions) the new articles `group` join, if any (see
+    `place_stories`)."""
+    means = [float(_pair_similarity(features, np.repeat(group, len(m)), np.tile(m, len(group)), options).mean())
+             for m in stories]
+    topic = [x for x, mean in enumerate(means) if mean >= floor]
+    if not topic:
+        return None
+    if two_pass:  # inside the topic, the IDF of these articles alone, as the second pass weighs them
+        index = np.concatenate([group, *(stories[x] for x in topic)])
+        rows = _tfidf([features.count_row(i) for i in index])
+        sizes = np.array([len(r[0]) for r in rows])
+        _, local = np.unique(np.concatenate([r[0] for r in rows]), return_inverse=True)
+        matrix = sparse.csr_matrix((np.concatenate([r[1] for r in rows]), local.ravel(),
+                                    np.concatenate([[0], np.cumsum(sizes)])), shape=(len(rows), int(local.max()) + 1))
+        w, sem, days = options.semantic_weight, features.semantic[index], features.days[index]
+        n = len(group)
+        sim = (1.0 - w) * (matrix[:n] @ matrix[n:].T).toarray() + w * (sem[:n] @ sem[n:].T).astype(np.float64)
+        sim *= _date_factor(days[:n, None], days[None, n:], options)
+        cuts = np.cumsum([len(stories[x]) for x in topic])[:-1]
+        means = [float(part.mean()) for part in np.split(sim, cuts, axis=1)]
+    else:
+        means = [means[x] for x in topic]
+    best = int(np.argmax(means))  # the first of equal means: stories in id order
+    return topic[best] if means[best] >= bar else None
 
 
 def _groups(features: _Features, options: ClusterOptions, floor: float) -> list[np.ndarray]:

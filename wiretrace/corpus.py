@@ -41,7 +41,7 @@ import numpy as np
 from . import fingerprint as fp
 from .align import align, score, unit_starts
 from .attribute import attribute, direction
-from .cluster import Family, FamilyEdge, cluster_stories, family_rows, reuse_families
+from .cluster import Family, FamilyEdge, cluster_stories, family_rows, place_stories, reuse_families
 from .errors import WiretraceError
 from .models import NOT_DERIVED, Article, Comparison, Document
 from .options import Options, load_options
@@ -65,6 +65,7 @@ class ScanReport:
     pairs_found: int = 0  # pairs called derived and saved
     families: list[Family] = field(default_factory=list, repr=False)
     stories: int = 0
+    placed: int = 0  # new articles placed into the stored stories (0: every article clustered again)
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
@@ -356,7 +357,9 @@ def _scan_store(store, options: Options, progress: Progress, since: str, until: 
             report.timings["candidates"] = time.perf_counter() - t0
             # Stories need the articles, not the pairs: they are clustered beside the alignment,
             # whose workers leave this process idle, and saved once it is done.
-            stories = _Background(_cluster_stored, store.path, options, executor is None)  # beside local workers?
+            report.placed = _to_place(store, options)
+            stories = _Background(_cluster_stored, store.path, options, executor is None,  # beside local workers?
+                                  bool(report.placed))
             t0 = time.perf_counter()
             tick = progress(len(pairs), "pairs aligned")
 
@@ -393,10 +396,20 @@ def _scan_store(store, options: Options, progress: Progress, since: str, until: 
     return report
 
 
-def _cluster_stored(path: Path, options: Options, beside: bool = False) -> tuple[dict[str, str], float]:
+def _to_place(store, options: Options) -> int:
+    """How many new articles the scan places into the stored stories: those without a story,
+    when there are stored stories and the new ones are at most `cluster.place_share` of the
+    store; else 0 (every article is clustered again)."""
+    new, total = store.unclustered(), store.count()
+    return new if 0 < new < total and new <= options.cluster.place_share * total else 0
+
+
+def _cluster_stored(path: Path, options: Options, beside: bool = False,
+                    place: bool = False) -> tuple[dict[str, str], float]:
     """`cluster_stories` over every article of the store at `path` (read through a connection of
-    its own), and the seconds it took. `beside`: while the alignment keeps this machine's cores
-    busy, with one BLAS thread (more would only wait for cores, spinning)."""
+    its own), and the seconds it took; `place`: `place_stories`, keeping the stored stories.
+    `beside`: while the alignment keeps this machine's cores busy, with one BLAS thread (more
+    would only wait for cores, spinning)."""
     from threadpoolctl import threadpool_limits
 
     from .store import Store
@@ -404,7 +417,8 @@ def _cluster_stored(path: Path, options: Options, beside: bool = False) -> tuple
     t0 = time.perf_counter()
     with Store(path, readonly=True, timeout=options.store.busy_timeout) as store, \
             threadpool_limits(1 if beside else None, user_api="blas"):
-        found = cluster_stories(store.iter_documents(), _story_vectors(store), options)
+        found = (place_stories(store.iter_documents(), _story_vectors(store), store.story_assignments(), options)
+                 if place else cluster_stories(store.iter_documents(), _story_vectors(store), options))
     return found, time.perf_counter() - t0
 
 

@@ -130,6 +130,9 @@ class ClusterOptions:
     dense_limit: int = 3000  # up to this many articles every pair is compared
     ann_above: int = 200_000  # beyond this many, nearest articles come from an HNSW graph (usearch), not every pair
     max_component: int = 4000  # a linked group larger than this is split by raising its edge floor
+    # A scan that adds at most this share of the store places the new articles into the stored
+    # stories (cluster.place_stories) instead of clustering every article again; 0: always again.
+    place_share: float = 0.1
     # Reuse families (same text lineage): trees from the derived pairs.
     min_share: float = 0.15  # a pair whose derived_share is below this is not an edge
     parent_margin: float = 0.25  # an extra parent is kept if its share is within this of the best

@@ -502,6 +502,15 @@ class Store:
         row = self._db.execute("SELECT story FROM stories WHERE article = ?", (article_id,)).fetchone()
         return row[0] if row else None
 
+    def story_assignments(self) -> dict[str, str]:
+        """``{article id: story id}`` of every article the last clustering saw."""
+        return dict(self._db.execute("SELECT article, story FROM stories"))
+
+    def unclustered(self) -> int:
+        """How many stored articles have no story yet (added since the last clustering)."""
+        return self._db.execute(
+            "SELECT COUNT(*) FROM articles WHERE id NOT IN (SELECT article FROM stories)").fetchone()[0]
+
     def story_members(self, story: str) -> list[str]:
         return [r[0] for r in self._db.execute("SELECT article FROM stories WHERE story = ? ORDER BY article", (story,))]
 
