@@ -4,6 +4,7 @@ readers, and batches that go in whole or not at all."""
 import sqlite3
 
 import numpy as np
+import orjson
 import pytest
 
 from wiretrace import api
@@ -149,3 +150,22 @@ def test_story_groups_and_families_round_trip(tmp_path):
         store.save_families([("a", "b", {"derived_share": 0.9}), ("b", "c", {"derived_share": 0.5})])
         family = store.family_of("c")
         assert family["family"] == "a" and family["members"] == ["a", "b", "c"]
+
+
+def test_pairs_of_stored_articles_are_stored_without_their_texts_and_read_back_whole(tmp_path):
+    # Offsets are character offsets: non-ASCII text before a sentence must not shift its text.
+    wire = doc("wire", "Élodie Müller, la ministre, a présenté le budget à Genève mardi. "
+                       "Les impôts sur le carburant augmenteront de 4,5 % dès l'été prochain.")
+    copy = doc("copy", "« Nouvelle » — Élodie Müller, la ministre, a présenté le budget à Genève mardi. "
+                       "Les impôts sur le carburant augmenteront de 4,5 % dès l'été prochain.")
+    comparison = api.compare(copy, wire, LEXICAL)
+    expected = orjson.dumps(comparison.to_dict())
+    with Store(tmp_path / "s.db") as store:
+        store.add_documents(*prepared(wire, copy))
+        store.save_pairs([comparison])
+        stored = store._db.execute("SELECT result FROM pairs").fetchone()[0]
+        assert '"text"' not in stored and len(stored) < len(expected)
+        d, s = comparison.derived.article.id, comparison.source.article.id
+        assert orjson.dumps(store.get_pair(d, s)) == expected  # the same keys in the same order
+        assert [orjson.dumps(p) for p in store.pairs_for("wire")] == [expected]
+        assert [orjson.dumps(p) for p in store.iter_pairs()] == [expected]

@@ -16,7 +16,8 @@ separates its events (who, where, which numbers) weighs most; it then clusters t
 stories at `story_threshold`. Average linkage leaves an event's shortest or oddest reports on their
 own; inside one topic such a stray is far likelier part of one of its stories than a story of its
 own, so a story of at most `attach_size` articles joins the topic's story most similar to it on
-average when that mean reaches `attach_threshold`.
+average when that mean reaches `attach_threshold`. A scan after `add` does not cluster the whole
+store again: `place_stories` keeps the stored stories and places the new articles among them.
 
 A **reuse family** is a text lineage: a directed tree from an original to its reprints and rewrites
 (and theirs). `reuse_families` builds it from derived pairs (the verdicts of `compare`) with these

@@ -237,8 +237,9 @@ def _batches(pairs: list[tuple[str, str]], size: int) -> Iterator[list[tuple[str
 
 def _compare_in(store, pairs: list[tuple[str, str]], options: Options) -> tuple[int, list[tuple], list[str]]:
     """`compare_batch` on pairs of `store`'s articles, read from it; the derived ones as `pairs`
-    rows (`store.pair_row`) for the writer. An article that cannot be read (removed since the
-    candidates were found, or damaged) is reported and its pairs skipped."""
+    rows (`store.pair_row`, without the sentences' texts: the articles are stored) for the
+    writer. An article that cannot be read (removed since the candidates were found, or
+    damaged) is reported and its pairs skipped."""
     from .store import pair_row
 
     docs, missing = {}, []
@@ -249,7 +250,7 @@ def _compare_in(store, pairs: list[tuple[str, str]], options: Options) -> tuple[
             missing.append(f"{i}: {exc}")
     kept = [p for p in pairs if p[0] in docs and p[1] in docs]
     compared, found, errors = compare_batch((kept, docs, options))
-    return compared + len(pairs) - len(kept), [pair_row(c) for c in found], missing + errors
+    return compared + len(pairs) - len(kept), [pair_row(c, texts=False) for c in found], missing + errors
 
 
 _READERS: dict[tuple[str, int], object] = {}  # read-only stores opened by this worker, by path and thread

@@ -151,12 +151,51 @@ def _article(row: sqlite3.Row | tuple) -> Article:
     )
 
 
-def pair_row(c: Comparison) -> tuple:
-    """The `pairs` table row of a comparison: its ids, verdict figures and contract JSON."""
+def pair_row(c: Comparison, texts: bool = True) -> tuple:
+    """The `pairs` table row of a comparison: its ids, verdict figures and contract JSON.
+    `texts=False` for articles stored with the texts compared (a scan's): the sentences' texts
+    are then left out of the JSON (they are the articles' own text at the sentences' offsets,
+    and about two fifths of it), and reading puts them back (`_with_texts`)."""
     v = c.verdict
+    data = c.to_dict()
+    if not texts:
+        for sentence in data["sentences"]:
+            del sentence["text"]
     return (c.derived.article.id, c.source.article.id, v.verdict, v.derived_share, v.source_share,
-            v.direction.original, v.direction.confidence, int(v.credited),
-            orjson.dumps(c.to_dict()).decode(), _now())
+            v.direction.original, v.direction.confidence, int(v.credited), orjson.dumps(data).decode(), _now())
+
+
+class _Texts:
+    """Article texts by id for one read of stored pairs (the most recent few thousand kept)."""
+
+    def __init__(self, store: "Store", keep: int = 4096):
+        self._store, self._keep, self._texts = store, keep, {}
+
+    def __getitem__(self, article_id: str) -> str:
+        text = self._texts.get(article_id)
+        if text is None:
+            if len(self._texts) >= self._keep:
+                del self._texts[next(iter(self._texts))]
+            text = self._texts[article_id] = self._store.article_text(article_id)
+        return text
+
+
+def _with_texts(result: str, texts: _Texts) -> dict:
+    """A stored pair's contract JSON with each sentence's text put back in its place (after its
+    offsets). Results stored with their texts are returned as they are."""
+    data = orjson.loads(result)
+    data["sentences"] = [s if "text" in s else _sentence_with_text(s, texts[s["article"]])
+                         for s in data["sentences"]]
+    return data
+
+
+def _sentence_with_text(sentence: dict, text: str) -> dict:
+    out = {}
+    for key, value in sentence.items():
+        out[key] = value
+        if key == "end":
+            out["text"] = text[sentence["start"] : value]
+    return out
 
 
 class Store:
@@ -452,7 +491,12 @@ class Store:
 
     def save_pairs(self, comparisons: Iterable[Comparison]) -> int:
         """Store comparisons (replacing any earlier result for the same derived/source ids)."""
-        return self.save_pair_rows([pair_row(c) for c in comparisons])
+        def stored(doc) -> bool:
+            row = self._db.execute("SELECT text FROM articles WHERE id = ?", (doc.article.id,)).fetchone()
+            return row is not None and row[0] == doc.article.text
+
+        return self.save_pair_rows([pair_row(c, texts=not (stored(c.derived) and stored(c.source)))
+                                    for c in comparisons])
 
     def save_pair_rows(self, rows: list[tuple]) -> int:
         """Store rows made by `pair_row` (a scan makes them in its worker processes)."""
@@ -467,17 +511,25 @@ class Store:
             raise ValueError(f"role must be 'derived', 'source' or None, not {role!r}")
         where = f"{role} = ?" if role else "derived = ? OR source = ?"
         args = (article_id,) if role else (article_id, article_id)
-        rows = self._db.execute(f"SELECT result FROM pairs WHERE {where} ORDER BY derived_share DESC", args)
-        return [json.loads(r[0]) for r in rows]
+        rows = self._db.execute(f"SELECT result FROM pairs WHERE {where} ORDER BY derived_share DESC", args).fetchall()
+        texts = _Texts(self)
+        return [_with_texts(r[0], texts) for r in rows]
 
     def get_pair(self, derived_id: str, source_id: str) -> dict | None:
         row = self._db.execute("SELECT result FROM pairs WHERE derived = ? AND source = ?",
                                (derived_id, source_id)).fetchone()
-        return json.loads(row[0]) if row else None
+        return _with_texts(row[0], _Texts(self)) if row else None
 
     def iter_pairs(self) -> Iterator[dict]:
+        texts = _Texts(self)
         for (result,) in self._db.execute("SELECT result FROM pairs ORDER BY derived, source"):
-            yield json.loads(result)
+            yield _with_texts(result, texts)
+
+    def article_text(self, article_id: str) -> str:
+        row = self._db.execute("SELECT text FROM articles WHERE id = ?", (article_id,)).fetchone()
+        if row is None:
+            raise StoreError("no such article in the store", path=self.path, record=article_id)
+        return row[0]
 
     def iter_pair_summaries(self) -> Iterator[dict]:
         """Each stored pair's ids and verdict figures, rounded as its contract JSON rounds them,
