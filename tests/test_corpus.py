@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from wiretrace import api
+from wiretrace.cluster import family_rows, reuse_families
 from wiretrace.corpus import scan
 from wiretrace.options import load_options
 from wiretrace.store import Store
@@ -72,6 +73,22 @@ def test_a_scan_after_add_compares_only_the_new_article(scanned, tmp_path):
         report = scan(store, LEXICAL, workers=1)
         assert report.scanned == 1 and report.skipped == 6 and report.pairs_found >= 1
         assert store.family_of("late_reprint")["family"] == "wire_original"
+        # Only the new pairs' families were built again; they are what building all gives.
+        afresh = family_rows(reuse_families(store.iter_pair_summaries(), LEXICAL))
+        assert sorted((p, c, d["family"], d["primary"]) for p, c, d in afresh) == sorted(
+            (p, c, d["family"], d["primary"]) for _, p, c, d in store.iter_families())
+        assert {f.id for f in report.families} == {row[2]["family"] for row in afresh}
+
+
+def test_new_family_or_story_settings_rebuild_what_they_change(scanned, tmp_path):
+    db, _, first, _ = scanned
+    copy = tmp_path / "f.db"
+    copy.write_bytes(Path(db).read_bytes())
+    strict = replace(LEXICAL, cluster=replace(LEXICAL.cluster, min_share=0.99, topic_threshold=0.0, story_threshold=0.99))
+    with Store(copy) as store:
+        report = scan(store, strict, workers=1)  # nothing new to compare
+        assert report.compared == 0 and [f.id for f in report.families] == []
+        assert report.stories > first.stories
 
 
 def test_a_scan_after_add_places_the_new_articles_into_the_stored_stories(scanned, tmp_path):

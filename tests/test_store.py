@@ -180,3 +180,18 @@ def test_pairs_stored_as_plain_json_by_an_earlier_version_still_read(tmp_path, m
         with store._write() as db:
             db.execute("UPDATE pairs SET result = ?", (orjson.dumps(comparison.to_dict()).decode(),))
         assert store.get_pair(d, s) == comparison.to_dict()
+
+
+def test_linked_follows_family_edges_and_stored_families_but_not_weak_pairs(tmp_path):
+    def row(derived, source, share, verdict="wholly derived"):
+        return (derived, source, verdict, share, share, source, 0.9, 0, b"", "2024-01-01T00:00:00+00:00")
+
+    with Store(tmp_path / "s.db") as store:
+        store.save_pair_rows([row("b", "a", 0.8), row("c", "b", 0.6), row("d", "c", 0.1), row("e", "d", 0.9),
+                              row("g", "f", 0.9, "not derived")])
+        store.save_families([("x", "y", {"family": "x"}), ("x", "a", {"family": "x"})])
+        assert store.linked(["c"], 0.15) == {"a", "b", "c", "x", "y"}
+        assert store.linked(["d"], 0.15) == {"d", "e"}
+        assert store.linked(["d"], 0.05) == {"a", "b", "c", "d", "e", "x", "y"}
+        assert store.linked(["f"], 0.15) == {"f"}
+        assert [p["derived"] for p in store.iter_pair_summaries(among={"a", "b", "c", "d"})] == ["b", "c", "d"]

@@ -31,7 +31,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, wait
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from multiprocessing import get_context
 from pathlib import Path
@@ -44,7 +44,7 @@ from .attribute import attribute, direction
 from .cluster import Family, FamilyEdge, cluster_stories, family_rows, place_stories, reuse_families
 from .errors import WiretraceError
 from .models import NOT_DERIVED, Article, Comparison, Document
-from .options import Options, load_options
+from .options import ClusterOptions, Options, load_options
 from .segment import segment
 
 __all__ = ["ScanReport", "add_articles", "compare_batch", "compare_documents", "scan", "options_hash"]
@@ -347,7 +347,8 @@ def _scan_store(store, options: Options, progress: Progress, since: str, until: 
     try:
         todo, report.articles, report.skipped = state.pending(digest, since, until)
         report.scanned = len(todo)
-        stories = None
+        stories, touched = None, set()
+        families, story_settings = _settings(options, _FAMILY_SETTINGS), _settings(options, _STORY_SETTINGS)
         if todo:
             t0 = time.perf_counter()
             index = CandidateIndex.open(store, options)
@@ -358,7 +359,7 @@ def _scan_store(store, options: Options, progress: Progress, since: str, until: 
             report.timings["candidates"] = time.perf_counter() - t0
             # Stories need the articles, not the pairs: they are clustered beside the alignment,
             # whose workers leave this process idle, and saved once it is done.
-            report.placed = _to_place(store, options)
+            report.placed = _to_place(store, options) if store.meta.get("story_settings") == story_settings else 0
             stories = _Background(_cluster_stored, store.path, options, executor is None,  # beside local workers?
                                   bool(report.placed))
             t0 = time.perf_counter()
@@ -368,6 +369,7 @@ def _scan_store(store, options: Options, progress: Progress, since: str, until: 
                 compared, rows, errors = result
                 report.compared += compared
                 report.pairs_found += store.save_pair_rows(rows) if rows else 0
+                touched.update(i for row in rows for i in row[:2])
                 report.errors.extend(errors)
                 tick(compared)
 
@@ -377,17 +379,23 @@ def _scan_store(store, options: Options, progress: Progress, since: str, until: 
             state.mark(todo, digest)
             report.timings["compare"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        saved = [] if todo else _stored_families(store)
-        if saved:  # nothing new was compared: the families saved last time still hold
-            report.families = saved
-        else:
+        same = store.meta.get("family_settings") == families
+        if same and report.scanned < report.articles:
+            # Families are built per connected group of edges: only the groups of the articles
+            # with new pairs change (none, when nothing new was found).
+            if touched:
+                among = store.linked(touched, options.cluster.min_share)
+                store.replace_families(among, family_rows(reuse_families(store.iter_pair_summaries(among), options)))
+            report.families = _stored_families(store)
+        else:  # first scan, every article scanned again, or new family settings: built afresh
             report.families = reuse_families(store.iter_pair_summaries(), options)
-            store.save_families(family_rows(report.families), replace_all=True)
+            store.save_families(family_rows(report.families), replace_all=True, settings=families)
         report.timings["families"] = time.perf_counter() - t0
-        if stories is not None or not store.story_of(next(iter(store.ids()), "")):  # new work, or never clustered
+        if (stories is not None or store.meta.get("story_settings") != story_settings
+                or not store.story_of(next(iter(store.ids()), ""))):  # new work, new settings, or never clustered
             found, report.timings["stories"] = (stories.result() if stories is not None
                                                 else _cluster_stored(store.path, options))
-            store.save_stories(found, replace_all=True)
+            store.save_stories(found, replace_all=True, settings=story_settings)
             report.stories = len(set(found.values()))
         else:
             report.stories = _story_count(store)
@@ -395,6 +403,15 @@ def _scan_store(store, options: Options, progress: Progress, since: str, until: 
         state.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+_FAMILY_SETTINGS = ("min_share", "parent_margin", "max_parents", "min_lineage", "max_depth")
+_STORY_SETTINGS = tuple(f.name for f in fields(ClusterOptions) if f.name not in _FAMILY_SETTINGS + ("place_share",))
+
+
+def _settings(options: Options, names: tuple[str, ...]) -> str:
+    """What stored families or stories depend on, beyond the pairs and articles."""
+    return json.dumps({name: getattr(options.cluster, name) for name in names}, sort_keys=True)
 
 
 def _to_place(store, options: Options) -> int:

@@ -534,21 +534,31 @@ class Store:
             raise StoreError("no such article in the store", path=self.path, record=article_id)
         return row[0]
 
-    def iter_pair_summaries(self) -> Iterator[dict]:
+    def iter_pair_summaries(self, among: Iterable[str] | None = None) -> Iterator[dict]:
         """Each stored pair's ids and verdict figures, rounded as its contract JSON rounds them,
-        without reading that JSON (what the family builder needs, at a fraction of the cost)."""
-        rows = self._db.execute("SELECT derived, source, verdict, derived_share, source_share, confidence, credited "
-                                "FROM pairs ORDER BY derived, source")
+        without reading that JSON (what the family builder needs, at a fraction of the cost);
+        `among`: only the pairs whose two articles are both among these ids."""
+        columns = "derived, source, verdict, derived_share, source_share, confidence, credited"
+        if among is None:
+            rows = self._db.execute(f"SELECT {columns} FROM pairs ORDER BY derived, source")
+        else:
+            inside = set(among)
+            rows = sorted(r for chunk in _chunks(sorted(inside)) for r in self._db.execute(
+                f"SELECT {columns} FROM pairs WHERE derived IN ({','.join('?' * len(chunk))})", chunk)
+                if r[1] in inside)
         for derived, source, verdict, d_share, s_share, confidence, credited in rows:
             yield {"derived": derived, "source": source, "verdict": verdict, "derived_share": round(d_share, 4),
                    "source_share": round(s_share, 4), "confidence": round(confidence, 3), "credited": bool(credited)}
 
     # --- stories and families (written by the clustering stage) -----------------------------------
 
-    def save_stories(self, assignments: dict[str, str], *, replace_all: bool = False) -> None:
+    def save_stories(self, assignments: dict[str, str], *, replace_all: bool = False, settings: str = "") -> None:
         """Record ``{article id: story id}``; with `replace_all` earlier assignments are dropped
-        first (a clustering run over the whole store), otherwise these ones are updated."""
+        first (a clustering run over the whole store), otherwise these ones are updated.
+        `settings`: the clustering settings they were made with (`meta["story_settings"]`)."""
         with self._write() as db:
+            if settings:
+                self._set_meta({"story_settings": settings})
             if replace_all:
                 db.execute("DELETE FROM stories")
             db.executemany("INSERT OR REPLACE INTO stories VALUES (?, ?)", assignments.items())
@@ -576,19 +586,52 @@ class Store:
             groups.setdefault(story, []).append(article)
         return groups
 
-    def save_families(self, edges: list[tuple[str, str, dict]], *, replace_all: bool = True) -> None:
+    def save_families(self, edges: list[tuple[str, str, dict]], *, replace_all: bool = True, settings: str = "") -> None:
         """Record reuse-family edges ``(parent, child, data)``. An edge belongs to the family named
         by ``data["family"]``; without one, each connected group of edges is a family named after
         its root (the member that is nobody's child; the smallest id if several). By default
-        earlier families are dropped first: families are recomputed as a whole."""
-        families = _family_names(edges)
+        earlier families are dropped first: families are recomputed as a whole. `settings`: the
+        family builder's settings (`meta["family_settings"]`)."""
         with self._write() as db:
+            if settings:
+                self._set_meta({"family_settings": settings})
             if replace_all:
                 db.execute("DELETE FROM families")
-            db.executemany(
-                "INSERT OR REPLACE INTO families VALUES (?, ?, ?, ?)",
-                [(str(d.get("family") or families[p]), p, c, json.dumps(d, ensure_ascii=False)) for p, c, d in edges],
-            )
+            _insert_families(db, edges)
+
+    def linked(self, ids: Iterable[str], min_share: float) -> set[str]:
+        """`ids` and every article linked to them, through stored derived pairs whose
+        derived_share (rounded as the contract JSON rounds it) reaches `min_share` (the family
+        builder's edges) and through the stored families they are in: the articles whose
+        families a scan that stored pairs of `ids` must build again."""
+        seen, todo = set(ids), list(ids)
+        while todo:
+            chunk, todo = todo[:_CHUNK], todo[_CHUNK:]
+            marks = ",".join("?" * len(chunk))
+            found = self._db.execute(
+                f"SELECT derived, source FROM pairs WHERE verdict != 'not derived' AND round(derived_share, 4) >= ? "
+                f"AND (derived IN ({marks}) OR source IN ({marks}))", (min_share, *chunk, *chunk)).fetchall()
+            found += self._db.execute(
+                f"SELECT parent, child FROM families WHERE family IN (SELECT family FROM families "
+                f"WHERE parent IN ({marks}) OR child IN ({marks}))", (*chunk, *chunk)).fetchall()
+            for pair in found:
+                for article in pair:
+                    if article not in seen:
+                        seen.add(article)
+                        todo.append(article)
+        return seen
+
+    def replace_families(self, among: set[str], edges: list[tuple[str, str, dict]], settings: str = "") -> None:
+        """Drop the stored families with a member among `among`, then record `edges` (as
+        `save_families` does): the families of those articles, built again."""
+        with self._write() as db:  # one transaction: the old families stay until the new ones are in
+            if settings:
+                self._set_meta({"family_settings": settings})
+            for chunk in _chunks(sorted(among)):
+                marks = ",".join("?" * len(chunk))
+                db.execute(f"DELETE FROM families WHERE family IN (SELECT family FROM families WHERE parent IN "
+                           f"({marks}) OR child IN ({marks}))", (*chunk, *chunk))
+            _insert_families(db, edges)
 
     def family_of(self, article_id: str) -> dict | None:
         """``{"family": id, "members": [...], "edges": [{"parent", "child", **data}]}`` or None."""
@@ -611,6 +654,22 @@ class Store:
             "SELECT family, parent, child, data FROM families ORDER BY family, parent, child"
         ):
             yield family, parent, child, json.loads(data)
+
+
+def _insert_families(db: sqlite3.Connection, edges: list[tuple[str, str, dict]]) -> None:
+    families = _family_names(edges)
+    db.executemany(
+        "INSERT OR REPLACE INTO families VALUES (?, ?, ?, ?)",
+        [(str(d.get("family") or families[p]), p, c, json.dumps(d, ensure_ascii=False)) for p, c, d in edges],
+    )
+
+
+_CHUNK = 400  # ids per SQL query (SQLite allows 32 766 parameters; some queries name a chunk twice)
+
+
+def _chunks(ids: list[str]) -> Iterator[list[str]]:
+    for lo in range(0, len(ids), _CHUNK):
+        yield ids[lo : lo + _CHUNK]
 
 
 def _family_names(edges: list[tuple[str, str, dict]]) -> dict[str, str]:
