@@ -347,8 +347,8 @@ def _scan_store(store, options: Options, progress: Progress, since: str, until: 
     try:
         todo, report.articles, report.skipped = state.pending(digest, since, until)
         report.scanned = len(todo)
-        stories, touched = None, set()
-        families, story_settings = _settings(options, _FAMILY_SETTINGS), _settings(options, _STORY_SETTINGS)
+        stories = None
+        family_settings, story_settings = _settings(options, _FAMILY_SETTINGS), _settings(options, _STORY_SETTINGS)
         if todo:
             t0 = time.perf_counter()
             index = CandidateIndex.open(store, options)
@@ -369,7 +369,6 @@ def _scan_store(store, options: Options, progress: Progress, since: str, until: 
                 compared, rows, errors = result
                 report.compared += compared
                 report.pairs_found += store.save_pair_rows(rows) if rows else 0
-                touched.update(i for row in rows for i in row[:2])
                 report.errors.extend(errors)
                 tick(compared)
 
@@ -379,17 +378,16 @@ def _scan_store(store, options: Options, progress: Progress, since: str, until: 
             state.mark(todo, digest)
             report.timings["compare"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        same = store.meta.get("family_settings") == families
-        if same and report.scanned < report.articles:
+        if store.meta.get("family_settings") == family_settings and report.scanned < report.articles:
             # Families are built per connected group of edges: only the groups of the articles
-            # with new pairs change (none, when nothing new was found).
-            if touched:
-                among = store.linked(touched, options.cluster.min_share)
+            # scanned now change (those of their pairs, stored now or by an interrupted scan).
+            if todo:
+                among = store.linked(todo, options.cluster.min_share)
                 store.replace_families(among, family_rows(reuse_families(store.iter_pair_summaries(among), options)))
             report.families = _stored_families(store)
         else:  # first scan, every article scanned again, or new family settings: built afresh
             report.families = reuse_families(store.iter_pair_summaries(), options)
-            store.save_families(family_rows(report.families), replace_all=True, settings=families)
+            store.save_families(family_rows(report.families), replace_all=True, settings=family_settings)
         report.timings["families"] = time.perf_counter() - t0
         if (stories is not None or store.meta.get("story_settings") != story_settings
                 or not store.story_of(next(iter(store.ids()), ""))):  # new work, new settings, or never clustered
