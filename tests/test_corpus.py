@@ -73,11 +73,42 @@ def test_a_scan_after_add_compares_only_the_new_article(scanned, tmp_path):
         report = scan(store, LEXICAL, workers=1)
         assert report.scanned == 1 and report.skipped == 6 and report.pairs_found >= 1
         assert store.family_of("late_reprint")["family"] == "wire_original"
-        # Only the new pairs' families were built again; they are what building all gives.
+        # The stored families are what building them all from the stored pairs gives.
         afresh = family_rows(reuse_families(store.iter_pair_summaries(), LEXICAL))
         assert sorted((p, c, d["family"], d["primary"]) for p, c, d in afresh) == sorted(
             (p, c, d["family"], d["primary"]) for _, p, c, d in store.iter_families())
         assert {f.id for f in report.families} == {row[2]["family"] for row in afresh}
+
+
+def test_a_scan_after_add_builds_again_only_the_families_its_articles_are_linked_to(scanned, tmp_path, monkeypatch):
+    from wiretrace import corpus
+
+    db, *_ = scanned
+    copy = tmp_path / "s.db"
+    copy.write_bytes(Path(db).read_bytes())
+    late = tmp_path / "late_independent.txt"
+    late.write_text((EXAMPLES / "independent.txt").read_text(encoding="utf-8"), encoding="utf-8")
+    built = []
+    monkeypatch.setattr(corpus, "reuse_families", lambda pairs, options: built.append(list(pairs)) or
+                        reuse_families(built[-1], options))
+    with Store(copy) as store:
+        before = _families(store)
+        api.add([late], store, LEXICAL)
+        scan(store, LEXICAL, workers=1)
+        assert {p["derived"] for p in built[-1]} | {p["source"] for p in built[-1]} == {"independent", "late_independent"}
+        after = _families(store)
+        assert after["wire_original"] == before["wire_original"]  # not built again, and unchanged
+        assert ["independent", "late_independent"] in after.values()
+        afresh = family_rows(reuse_families(store.iter_pair_summaries(), LEXICAL))
+        assert sorted((p, c, d["family"], d["primary"]) for p, c, d in afresh) == sorted(
+            (p, c, d["family"], d["primary"]) for _, p, c, d in store.iter_families())
+
+
+def _families(store) -> dict[str, list[str]]:
+    out: dict[str, set[str]] = {}
+    for family, parent, child, _ in store.iter_families():
+        out.setdefault(family, set()).update((parent, child))
+    return {f: sorted(m) for f, m in out.items()}
 
 
 def test_new_family_or_story_settings_rebuild_what_they_change(scanned, tmp_path):

@@ -378,16 +378,23 @@ def _scan_store(store, options: Options, progress: Progress, since: str, until: 
             state.mark(todo, digest)
             report.timings["compare"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        if store.meta.get("family_settings") == family_settings and report.scanned < report.articles:
+        same = store.meta.get("family_settings") == family_settings
+        among: set[str] | None = None  # the articles whose families are built again (None: all of them)
+        if same and not todo:
+            among = set()  # nothing new was compared: the families saved last time still hold
+        elif same and report.scanned < report.articles:
             # Families are built per connected group of edges: only the groups of the articles
             # scanned now change (those of their pairs, stored now or by an interrupted scan).
-            if todo:
-                among = store.linked(todo, options.cluster.min_share)
-                store.replace_families(among, family_rows(reuse_families(store.iter_pair_summaries(among), options)))
-            report.families = _stored_families(store)
-        else:  # first scan, every article scanned again, or new family settings: built afresh
+            # When they hold most of the store (reprints and composites can chain most families
+            # into one group), building every family is quicker.
+            among = store.linked(todo, options.cluster.min_share, limit=report.articles // 2)
+        if among is None:  # first scan, every article scanned again, new settings, or most of the store
             report.families = reuse_families(store.iter_pair_summaries(), options)
             store.save_families(family_rows(report.families), replace_all=True, settings=family_settings)
+        else:
+            if among:
+                store.replace_families(among, family_rows(reuse_families(store.iter_pair_summaries(among), options)))
+            report.families = _stored_families(store)
         report.timings["families"] = time.perf_counter() - t0
         if (stories is not None or store.meta.get("story_settings") != story_settings
                 or not store.story_of(next(iter(store.ids()), ""))):  # new work, new settings, or never clustered
