@@ -434,3 +434,11 @@ def test_families_do_not_depend_on_input_order(order):
     pairs = [pair("b", "a", 0.95), pair("c", "b", 0.9), pair("c", "a", 0.88), pair("d", "a", 0.5),
              pair("d", "e", 0.45), pair("f", "e", 0.8)]
     assert reuse_families([pairs[i] for i in order]) == reuse_families(pairs)
+
+
+def test_placing_an_article_without_content_words_starts_its_own_story():
+    options = ClusterOptions(semantic_weight=0.0, story_threshold=0.3)
+    docs = story_docs()
+    known = cluster_stories(docs, {}, options)
+    empty = segment(Article(id="empty", text="The and of.\n"))
+    assert place_stories([*docs, empty], {}, known, options)["empty"] == "story:empty"

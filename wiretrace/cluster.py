@@ -603,6 +603,7 @@ def _nearest(features: _Features, rows_of: np.ndarray, options: ClusterOptions, 
     out: dict[int, np.ndarray] = {}
     if k <= 0:
         return out
+    block = max(1, min(block, _BLOCK_CELLS // len(rows)))  # the scores held at once stay near 256 MB
     for lo in range(0, len(rows_of), block):
         mine = rows_of[lo : lo + block]
         approx = rows[mine] @ rows.T
@@ -631,6 +632,8 @@ def _best_story(features: _Features, group: np.ndarray, stories: list[np.ndarray
         rows = _tfidf([features.count_row(i) for i in index])
         sizes = np.array([len(r[0]) for r in rows])
         _, local = np.unique(np.concatenate([r[0] for r in rows]), return_inverse=True)
+        if not len(local):  # no content words anywhere: nothing to join by
+            return None
         matrix = sparse.csr_matrix((np.concatenate([r[1] for r in rows]), local.ravel(),
                                     np.concatenate([[0], np.cumsum(sizes)])), shape=(len(rows), int(local.max()) + 1))
         w, sem, days = options.semantic_weight, features.semantic[index], features.days[index]
