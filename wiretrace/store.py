@@ -154,9 +154,10 @@ def _article(row: sqlite3.Row | tuple) -> Article:
 
 def pair_row(c: Comparison, texts: bool = True) -> tuple:
     """The `pairs` table row of a comparison: its ids, verdict figures and contract JSON
-    (Zstandard at level 1: a quarter of the size, for ~13 microseconds). `texts=False` for articles stored with the texts compared (a scan's): the sentences' texts
-    are then left out of the JSON (they are the articles' own text at the sentences' offsets,
-    and about two fifths of it), and reading puts them back (`_with_texts`)."""
+    (Zstandard at level 1: a quarter of the size, for ~13 microseconds). `texts=False` for
+    articles stored with the texts compared (a scan's): the sentences' texts are then left out
+    of the JSON (they are the articles' own text at the sentences' offsets, and about two
+    fifths of it), and reading puts them back (`_with_texts`)."""
     v = c.verdict
     data = c.to_dict()
     if not texts:
@@ -178,6 +179,7 @@ def _codec() -> zstandard.ZstdCompressor:
 
 
 def _decoded(result: str | bytes) -> bytes | str:
+    """A stored result as JSON: decompressed, or as it is when stored as text."""
     if isinstance(result, str):
         return result
     if not hasattr(_CODECS, "decompressor"):
