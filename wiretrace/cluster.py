@@ -219,19 +219,25 @@ def _tfidf_gram(rows: list[tuple[np.ndarray, np.ndarray]], dense_below: int = 64
     """Dense cosine matrix of sparse unit rows, over the terms they use only: a dense product for
     fewer than `dense_below` rows (scipy's overhead outweighs the work), a sparse one beyond."""
     n = len(rows)
-    if not n or not sum(len(r[0]) for r in rows):
+    matrix = _stacked(rows)
+    if matrix is None:
         return np.zeros((n, n), dtype=np.float64)
+    if n < dense_below:
+        block = matrix.toarray()
+        return block @ block.T
+    return (matrix @ matrix.T).toarray()
+
+
+def _stacked(rows: list[tuple[np.ndarray, np.ndarray]]) -> sparse.csr_matrix | None:
+    """Sparse rows (term ids, values) as one float64 matrix over the terms they use; None when
+    they use none."""
+    if not sum(len(r[0]) for r in rows):
+        return None
     sizes = np.array([len(r[0]) for r in rows], dtype=np.int64)
-    weights = np.concatenate([r[1] for r in rows]).astype(np.float64)
     _, local = np.unique(np.concatenate([r[0] for r in rows]), return_inverse=True)
     local = local.ravel()
-    if n < dense_below:
-        block = np.zeros((n, int(local.max()) + 1))
-        block[np.repeat(np.arange(n), sizes), local] = weights
-        return block @ block.T
-    matrix = sparse.csr_matrix((weights, local, np.concatenate([[0], np.cumsum(sizes)])),
-                               shape=(n, int(local.max()) + 1))
-    return (matrix @ matrix.T).toarray()
+    return sparse.csr_matrix((np.concatenate([r[1] for r in rows]).astype(np.float64), local,
+                              np.concatenate([[0], np.cumsum(sizes)])), shape=(len(rows), int(local.max()) + 1))
 
 
 def _pair_similarity(features: _Features, i: np.ndarray, j: np.ndarray, options: ClusterOptions,
@@ -629,13 +635,9 @@ def _best_story(features: _Features, group: np.ndarray, stories: list[np.ndarray
         return None
     if two_pass:  # inside the topic, the IDF of these articles alone, as the second pass weighs them
         index = np.concatenate([group, *(stories[x] for x in topic)])
-        rows = _tfidf([features.count_row(i) for i in index])
-        sizes = np.array([len(r[0]) for r in rows])
-        _, local = np.unique(np.concatenate([r[0] for r in rows]), return_inverse=True)
-        if not len(local):  # no content words anywhere: nothing to join by
+        matrix = _stacked(_tfidf([features.count_row(i) for i in index]))
+        if matrix is None:  # no content words anywhere: nothing to join by
             return None
-        matrix = sparse.csr_matrix((np.concatenate([r[1] for r in rows]), local.ravel(),
-                                    np.concatenate([[0], np.cumsum(sizes)])), shape=(len(rows), int(local.max()) + 1))
         w, sem, days = options.semantic_weight, features.semantic[index], features.days[index]
         n = len(group)
         sim = (1.0 - w) * (matrix[:n] @ matrix[n:].T).toarray() + w * (sem[:n] @ sem[n:].T).astype(np.float64)
