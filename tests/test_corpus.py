@@ -27,6 +27,25 @@ def scanned(tmp_path_factory):
     return db, added, first, second
 
 
+def copy_with_late(db, tmp_path, late: str, example: str) -> tuple[Path, Path]:
+    """A copy of the scanned store, and a new article file `late` holding an example's text."""
+    copy = tmp_path / "s.db"
+    copy.write_bytes(Path(db).read_bytes())
+    path = tmp_path / f"{late}.txt"
+    path.write_text((EXAMPLES / f"{example}.txt").read_text(encoding="utf-8"), encoding="utf-8")
+    return copy, path
+
+
+def families_built_afresh(store) -> list[tuple]:
+    """(parent, child, family, primary) of every edge of the families built from all stored pairs."""
+    return sorted((p, c, d["family"], d["primary"])
+                  for p, c, d in family_rows(reuse_families(store.iter_pair_summaries(), LEXICAL)))
+
+
+def families_stored(store) -> list[tuple]:
+    return sorted((p, c, d["family"], d["primary"]) for _, p, c, d in store.iter_families())
+
+
 def test_add_stores_every_example(scanned):
     db, added, _, _ = scanned
     assert (added.added, added.unchanged, added.failed) == (6, 0, 0)
@@ -63,31 +82,22 @@ def test_a_second_scan_does_no_new_work(scanned):
 
 
 def test_a_scan_after_add_compares_only_the_new_article(scanned, tmp_path):
-    db, *_ = scanned
-    copy = tmp_path / "s.db"
-    copy.write_bytes(Path(db).read_bytes())
-    late = tmp_path / "late_reprint.txt"
-    late.write_text((EXAMPLES / "verbatim_reprint.txt").read_text(encoding="utf-8"), encoding="utf-8")
+    copy, late = copy_with_late(scanned[0], tmp_path, "late_reprint", "verbatim_reprint")
     with Store(copy) as store:
         assert api.add([late], store, LEXICAL).added == 1
         report = scan(store, LEXICAL, workers=1)
         assert report.scanned == 1 and report.skipped == 6 and report.pairs_found >= 1
         assert store.family_of("late_reprint")["family"] == "wire_original"
         # The stored families are what building them all from the stored pairs gives.
-        afresh = family_rows(reuse_families(store.iter_pair_summaries(), LEXICAL))
-        assert sorted((p, c, d["family"], d["primary"]) for p, c, d in afresh) == sorted(
-            (p, c, d["family"], d["primary"]) for _, p, c, d in store.iter_families())
-        assert {f.id for f in report.families} == {row[2]["family"] for row in afresh}
+        afresh = families_built_afresh(store)
+        assert families_stored(store) == afresh
+        assert {f.id for f in report.families} == {row[2] for row in afresh}
 
 
 def test_a_scan_after_add_builds_again_only_the_families_its_articles_are_linked_to(scanned, tmp_path, monkeypatch):
     from wiretrace import corpus
 
-    db, *_ = scanned
-    copy = tmp_path / "s.db"
-    copy.write_bytes(Path(db).read_bytes())
-    late = tmp_path / "late_independent.txt"
-    late.write_text((EXAMPLES / "independent.txt").read_text(encoding="utf-8"), encoding="utf-8")
+    copy, late = copy_with_late(scanned[0], tmp_path, "late_independent", "independent")
     built = []
     monkeypatch.setattr(corpus, "reuse_families", lambda pairs, options: built.append(list(pairs)) or
                         reuse_families(built[-1], options))
@@ -99,9 +109,7 @@ def test_a_scan_after_add_builds_again_only_the_families_its_articles_are_linked
         after = _families(store)
         assert after["wire_original"] == before["wire_original"]  # not built again, and unchanged
         assert ["independent", "late_independent"] in after.values()
-        afresh = family_rows(reuse_families(store.iter_pair_summaries(), LEXICAL))
-        assert sorted((p, c, d["family"], d["primary"]) for p, c, d in afresh) == sorted(
-            (p, c, d["family"], d["primary"]) for _, p, c, d in store.iter_families())
+        assert families_stored(store) == families_built_afresh(store)
 
 
 def _families(store) -> dict[str, list[str]]:
@@ -124,10 +132,7 @@ def test_new_family_or_story_settings_rebuild_what_they_change(scanned, tmp_path
 
 def test_a_scan_after_add_places_the_new_articles_into_the_stored_stories(scanned, tmp_path):
     db, *_ = scanned
-    copy = tmp_path / "s.db"
-    copy.write_bytes(Path(db).read_bytes())
-    late = tmp_path / "late_reprint.txt"
-    late.write_text((EXAMPLES / "light_edit.txt").read_text(encoding="utf-8"), encoding="utf-8")
+    copy, late = copy_with_late(db, tmp_path, "late_reprint", "light_edit")
     placing = replace(LEXICAL, cluster=replace(LEXICAL.cluster, place_share=0.5))
     with Store(copy) as store:
         before = store.story_assignments()
@@ -170,11 +175,7 @@ def test_sources_ranks_the_stored_copies(scanned):
 def test_an_error_clustering_stories_beside_the_alignment_fails_the_scan(scanned, tmp_path, monkeypatch):
     from wiretrace import corpus
 
-    db, *_ = scanned
-    copy = tmp_path / "s.db"
-    copy.write_bytes(Path(db).read_bytes())
-    late = tmp_path / "late_reprint.txt"
-    late.write_text((EXAMPLES / "light_edit.txt").read_text(encoding="utf-8"), encoding="utf-8")
+    copy, late = copy_with_late(scanned[0], tmp_path, "late_reprint", "light_edit")
 
     def broken(*args, **kwargs):
         raise RuntimeError("clustering failed")
