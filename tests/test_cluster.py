@@ -317,6 +317,22 @@ def test_a_placed_article_unlike_every_story_starts_its_own():
     assert placed["odd"] == "story:odd" and {i: placed[i] for i in known} == known
 
 
+def test_stories_from_story_terms_are_the_stories_from_documents():
+    from wiretrace.fingerprint import story_counts
+
+    docs = quake_docs()
+    rng = np.random.default_rng(1)
+    vectors = {d.article.id: rng.normal(size=(len(d.body), 8)).astype(np.float32) for d in docs}
+    options = ClusterOptions(semantic_weight=0.3)
+    terms = [story_counts(d) for d in docs]
+    assert cluster_stories(terms, vectors, options) == cluster_stories(docs, vectors, options)
+    known = cluster_stories(docs[2:], vectors, options)
+    assert place_stories(terms, vectors, known, options) == place_stories(docs, vectors, known, options)
+    by_id = {d.article.id: d for d in docs}  # a callable lookup is given the item itself
+    assert (cluster_stories(terms, lambda t: vectors[t.article], options)
+            == cluster_stories(docs, lambda d: vectors[by_id[d.article.id].article.id], options))
+
+
 def test_story_features_are_compact_and_do_not_depend_on_input_order():
     docs = quake_docs()
     features = _features(docs, {}, ClusterOptions())

@@ -172,6 +172,28 @@ def test_pairs_of_stored_articles_are_stored_without_their_texts_and_read_back_w
         assert [orjson.dumps(p) for p in store.iter_pairs()] == [expected]
 
 
+def test_story_terms_are_kept_from_add_and_computed_for_articles_stored_without_them(tmp_path):
+    from wiretrace.fingerprint import story_counts
+
+    docs = [doc("a"), doc("b"), doc("c")]
+    expected = [story_counts(d) for d in docs]
+    assert expected[2].title == ("café", "own", "protes") and expected[2].stems["fee"] == 2
+    assert expected[0].names == {"monday": 1, "tuesday": 1}
+    with Store(tmp_path / "s.db") as store:
+        store.add_documents(*prepared(*docs))
+        assert list(store.iter_story_terms(batch=2)) == expected
+        with store._write() as db:  # "b" as a version that kept no story terms left it
+            db.execute("DELETE FROM story_terms WHERE article = (SELECT num FROM articles WHERE id = 'b')")
+        assert list(store.iter_story_terms()) == expected
+        store.add_documents(*prepared(doc("a", TEXTS["a"] + "The pier was built in 1921.\n")))  # replaced
+        replaced = [t for t in store.iter_story_terms() if t.article == "a"]
+        assert len(replaced) == 1 and replaced[0].stems["1921"] == 1
+        with store._write() as db:
+            db.execute("DROP TABLE story_terms")
+    with Store(tmp_path / "s.db", readonly=True) as old:  # a store from before the table, read-only
+        assert {t.article: t for t in old.iter_story_terms()}["b"] == expected[1]
+
+
 def test_pairs_stored_as_plain_json_by_an_earlier_version_still_read(tmp_path, make_comparison):
     comparison = make_comparison()
     with Store(tmp_path / "s.db") as store:

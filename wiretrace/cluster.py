@@ -54,7 +54,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from . import fingerprint as fp
-from .models import NOT_DERIVED, Comparison, Document
+from .models import NOT_DERIVED, Comparison, Document, StoryTerms
 from .options import ClusterOptions, Options
 
 __all__ = [
@@ -125,16 +125,15 @@ def _day(value: str) -> float:
     return when.timestamp() / 86400.0
 
 
-def _term_counts(doc: Document, options: ClusterOptions) -> Counter:
+def _term_counts(terms: StoryTerms, options: ClusterOptions) -> Counter:
+    """An article's weighted term counts: title stems `title_weight` each, body stems once an
+    occurrence, names (``@`` + key) `name_weight` for each sentence naming them."""
     counts: Counter = Counter()
-    title = doc.article.title or " ".join(s.text for s in doc.sentences if s.role == "title")
-    for stem in fp.content_stems(title):
+    for stem in terms.title:
         counts[stem] += options.title_weight
-    for sentence in doc.body:
-        stems, names = fp.story_terms(sentence.norm or sentence.text)
-        counts.update(stems)
-        for name in names:
-            counts["@" + name] += options.name_weight
+    counts.update(terms.stems)
+    for name, times in terms.names.items():
+        counts["@" + name] += options.name_weight * times
     return counts
 
 
@@ -145,24 +144,29 @@ def _mean_vector(v) -> np.ndarray | None:
     return v.mean(axis=0) if v.ndim == 2 and len(v) else None
 
 
-def _features(docs: Iterable[Document], vectors, options: ClusterOptions) -> _Features:
-    """Per-article features, computed one document at a time (the documents are not kept), then
-    put in article-id order so that nothing depends on the order they came in. Embeddings are
-    not looked up when `semantic_weight` is 0: nothing would weigh them."""
+def _features(docs: Iterable[Document | StoryTerms], vectors, options: ClusterOptions) -> _Features:
+    """Per-article features, computed one document (or its `StoryTerms`) at a time (the documents
+    are not kept), then put in article-id order so that nothing depends on the order they came
+    in. Embeddings are not looked up when `semantic_weight` is 0: nothing would weigh them."""
     if not options.semantic_weight:
-        def lookup(doc: Document) -> None:
+        def lookup(item: Document | StoryTerms, article: str) -> None:
             return None
+    elif callable(vectors):
+        def lookup(item: Document | StoryTerms, article: str) -> np.ndarray | None:
+            return vectors(item)
     else:
-        lookup = vectors if callable(vectors) else (lambda doc: vectors.get(doc.article.id))
+        def lookup(item: Document | StoryTerms, article: str) -> np.ndarray | None:
+            return vectors.get(article)
     terms: dict[str, int] = {}
     term_ids, values = array("i"), array("f")  # every article's terms, end to end (4 bytes each)
     sizes, rows = array("q"), []
-    for doc in docs:
-        counts = _term_counts(doc, options)
+    for item in docs:
+        found = item if isinstance(item, StoryTerms) else fp.story_counts(item)
+        counts = _term_counts(found, options)
         term_ids.extend(terms.setdefault(t, len(terms)) for t in counts)
         values.extend(counts.values())  # sums of small whole weights: exact in 32 bits
         sizes.append(len(counts))
-        rows.append((doc.article.id, _mean_vector(lookup(doc)), _day(doc.article.published)))
+        rows.append((found.article, _mean_vector(lookup(item, found.article)), _day(found.published)))
     ids = [r[0] for r in rows]
     if len(set(ids)) != len(ids):
         raise ValueError("cluster_stories: article ids must be unique")
@@ -477,13 +481,14 @@ def _split(features: _Features, index: np.ndarray, options: ClusterOptions, floo
         floor += 0.05
 
 
-def cluster_stories(docs: Iterable[Document], vectors: Mapping[str, np.ndarray] | Callable,
+def cluster_stories(docs: Iterable[Document | StoryTerms], vectors: Mapping[str, np.ndarray] | Callable,
                     options: Options | ClusterOptions | None = None) -> dict[str, str]:
-    """Article id -> story id, for every article in `docs`.
+    """Article id -> story id, for every article in `docs` (documents, or their `StoryTerms` as
+    a store keeps them).
 
     `vectors` maps article ids to their body-sentence embedding matrices, or is a function of the
-    document that returns it (missing or empty: the article is placed by its words alone). `docs`
-    may be a stream: only per-article features are kept. A story's id is ``"story:"`` + the id of its earliest
+    item of `docs` that returns it (missing or empty: the article is placed by its words alone).
+    `docs` may be a stream: only per-article features are kept. A story's id is ``"story:"`` + the id of its earliest
     published member (unknown dates last, ties by id): stable when unrelated articles are added.
     """
     options = _options(options)
@@ -507,7 +512,7 @@ def _stories(features: _Features, options: ClusterOptions) -> list[np.ndarray]:
     return out
 
 
-def place_stories(docs: Iterable[Document], vectors: Mapping[str, np.ndarray] | Callable,
+def place_stories(docs: Iterable[Document | StoryTerms], vectors: Mapping[str, np.ndarray] | Callable,
                   known: Mapping[str, str], options: Options | ClusterOptions | None = None) -> dict[str, str]:
     """Article id -> story id for every article in `docs`, where `known` holds the stories an
     earlier `cluster_stories` gave the articles it saw: those keep them, and the others are
@@ -525,8 +530,8 @@ def place_stories(docs: Iterable[Document], vectors: Mapping[str, np.ndarray] | 
     `attach_threshold` for a group of at most `attach_size` articles. Otherwise it is a story of
     its own, named after its earliest member.
 
-    The work grows with the new articles, not the store (beyond reading every article's words
-    once), and stored story ids are kept, even when an article published earlier joins. The
+    The work grows with the new articles, not the store (beyond reading every article's terms
+    once: a store keeps them, `Store.iter_story_terms`), and stored story ids are kept, even when an article published earlier joins. The
     result can differ from clustering everything again (`cluster_stories`); `eval ecbplus`
     measures both."""
     options = _options(options)

@@ -39,11 +39,11 @@ from pathlib import Path
 import numpy as np
 
 from . import fingerprint as fp
-from .align import align, score, unit_starts
+from .align import align, score
 from .attribute import attribute, direction
 from .cluster import Family, FamilyEdge, cluster_stories, family_rows, place_stories, reuse_families
 from .errors import WiretraceError
-from .models import NOT_DERIVED, Article, Comparison, Document
+from .models import NOT_DERIVED, Article, Comparison, Document, StoryTerms
 from .options import ClusterOptions, Options, load_options
 from .segment import segment
 
@@ -298,18 +298,14 @@ def _submit_all(executor: Executor, jobs: Iterator[tuple], in_flight: int, on_re
         on_result(future.result())
 
 
-def _story_vectors(store) -> Callable[[Document], np.ndarray]:
-    """Whole-sentence rows of each stored article's vectors (they also hold clause rows)."""
+def _story_vectors(store) -> Callable[[StoryTerms], np.ndarray | None]:
+    """Each stored article's whole-sentence vectors (they are stored with its clauses')."""
 
-    def lookup(doc: Document) -> np.ndarray | None:
+    def lookup(terms: StoryTerms) -> np.ndarray | None:
         try:
-            vecs = store.vectors(doc.article.id)
+            return store.body_vectors(terms.article)
         except WiretraceError:
             return None
-        texts = [s.norm or s.text for s in doc.body]
-        starts = unit_starts(texts)
-        whole = len(texts) and len(vecs) == int(starts[-1]) + fp.unit_count(texts[-1])  # `embedding_texts` rows
-        return vecs[starts] if whole else vecs
 
     return lookup
 
@@ -350,6 +346,12 @@ def _scan_store(store, options: Options, progress: Progress, since: str, until: 
         stories = None
         family_settings, story_settings = _settings(options, _FAMILY_SETTINGS), _settings(options, _STORY_SETTINGS)
         if todo:
+            # Stories need the articles, not the pairs: they are clustered beside the candidate
+            # search (one core) and the alignment (whose workers leave this process idle), and
+            # saved once both are done.
+            report.placed = _to_place(store, options) if store.meta.get("story_settings") == story_settings else 0
+            stories = _Background(_cluster_stored, store.path, options, executor is None,  # beside local workers?
+                                  bool(report.placed))
             t0 = time.perf_counter()
             index = CandidateIndex.open(store, options)
             pairs = _candidate_pairs(store, index, todo, options, since, until,
@@ -357,11 +359,6 @@ def _scan_store(store, options: Options, progress: Progress, since: str, until: 
             CandidateIndex.release(store)  # its signatures and buckets are not needed past here
             del index
             report.timings["candidates"] = time.perf_counter() - t0
-            # Stories need the articles, not the pairs: they are clustered beside the alignment,
-            # whose workers leave this process idle, and saved once it is done.
-            report.placed = _to_place(store, options) if store.meta.get("story_settings") == story_settings else 0
-            stories = _Background(_cluster_stored, store.path, options, executor is None,  # beside local workers?
-                                  bool(report.placed))
             t0 = time.perf_counter()
             tick = progress(len(pairs), "pairs aligned")
 
@@ -440,8 +437,8 @@ def _cluster_stored(path: Path, options: Options, beside: bool = False,
     t0 = time.perf_counter()
     with Store(path, readonly=True, timeout=options.store.busy_timeout) as store, \
             threadpool_limits(1 if beside else None, user_api="blas"):
-        found = (place_stories(store.iter_documents(), _story_vectors(store), store.story_assignments(), options)
-                 if place else cluster_stories(store.iter_documents(), _story_vectors(store), options))
+        found = (place_stories(store.iter_story_terms(), _story_vectors(store), store.story_assignments(), options)
+                 if place else cluster_stories(store.iter_story_terms(), _story_vectors(store), options))
     return found, time.perf_counter() - t0
 
 

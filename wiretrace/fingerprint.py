@@ -12,13 +12,14 @@ import os
 import re
 import threading
 import unicodedata
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
 
 from .errors import ConfigError, MissingExtraError
+from .models import BODY, TITLE, Document, StoryTerms
 from .options import FingerprintOptions
 
 # Bumped whenever tokens, stems, shingles, signatures (`minhash`) or the embedding model change:
@@ -166,15 +167,37 @@ def names(text: str) -> frozenset[str]:
 
 
 def _names(tokens: list[str]) -> frozenset[str]:
-    found = (_key(t) for t in tokens[1:] if t[:1].isupper())
-    return frozenset(k for k in found if k not in STOPWORDS)
+    return frozenset(filter(None, map(_name_key, tokens[1:])))
+
+
+@lru_cache(maxsize=1 << 17)
+def _name_key(token: str) -> str | None:
+    """The key of a capitalised word that is not a stopword (a name, past a sentence's start)."""
+    if not token[0].isupper():
+        return None
+    key = _key(token)
+    return None if key in STOPWORDS else key
 
 
 def story_terms(text: str) -> tuple[tuple[str, ...], frozenset[str]]:
     """`content_stems(text)` and `names(text)` from one pass over the words: story clustering
     asks both of every sentence of the store, most of them once."""
     tokens = _WORD.findall(text)
-    return tuple(stem for stem in map(_content_stem, tokens) if stem is not None), _names(tokens)
+    return tuple(filter(None, map(_content_stem, tokens))), _names(tokens)  # stems are never ""
+
+
+def story_counts(doc: Document) -> StoryTerms:
+    """`StoryTerms` of a document: its title (or title sentences) and body sentences' stems and
+    names (`story_terms`), counted."""
+    title = doc.article.title or " ".join(s.text for s in doc.sentences if s.role == TITLE)
+    stems: Counter = Counter()
+    names: Counter = Counter()
+    for sentence in doc.sentences:
+        if sentence.role == BODY:
+            found_stems, found_names = story_terms(sentence.norm or sentence.text)
+            stems.update(found_stems)
+            names.update(found_names)
+    return StoryTerms(doc.article.id, doc.article.published, _content_stems(title), dict(stems), dict(names))
 
 
 def shingles(text: str, n: int = 3) -> set[str]:

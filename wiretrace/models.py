@@ -76,6 +76,19 @@ class Document:
 
 
 @dataclass(frozen=True)
+class StoryTerms:
+    """What story clustering reads of an article (`fingerprint.story_counts`): the content-word
+    stems of its title, and of its body with their counts, and the names in its body with the
+    number of sentences naming each. Stores keep them from `add` on."""
+
+    article: str  # Article.id
+    published: str
+    title: tuple[str, ...]
+    stems: dict[str, int]
+    names: dict[str, int]
+
+
+@dataclass(frozen=True)
 class Match:
     """One counterpart of a sentence in the other article."""
 

@@ -23,6 +23,7 @@ import os
 import re
 import sqlite3
 import threading
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -35,7 +36,7 @@ import zstandard
 
 from . import fingerprint as fp
 from .errors import NotFoundError, StoreError
-from .models import Article, Comparison, Document, Sentence
+from .models import Article, Comparison, Document, Sentence, StoryTerms
 from .options import Options, StoreOptions
 from .segment import normalize
 
@@ -68,6 +69,9 @@ CREATE TABLE IF NOT EXISTS vectors (     -- `api.embed` of the article: float32 
     starts BLOB NOT NULL                -- int32: row of each body sentence's own embedding, then `rows`
 );
 CREATE TABLE IF NOT EXISTS signatures (  -- MinHash of body word shingles, uint32 per permutation
+    article INTEGER PRIMARY KEY, data BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS story_terms (  -- `fingerprint.story_counts` of the article, Zstandard JSON
     article INTEGER PRIMARY KEY, data BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS pairs (
@@ -150,6 +154,15 @@ def _article(row: sqlite3.Row | tuple) -> Article:
         language=language or "", byline=byline or "", credits=tuple(json.loads(credits or "[]")),
         dateline=dateline or "", path=path or "",
     )
+
+
+def _with_sentences(article: Article, rows: Iterable[tuple]) -> Document:
+    """The document of a stored article from its `sentences` rows (idx, start, end, role,
+    paragraph, rule), in order."""
+    text = article.text
+    return Document(article, tuple(
+        Sentence(article.id, idx, start, end, text[start:end], role, paragraph, _normalized(text[start:end]), rule or "")
+        for idx, start, end, role, paragraph, rule in rows))
 
 
 def pair_row(c: Comparison, texts: bool = True) -> tuple:
@@ -239,6 +252,8 @@ class Store:
                 # executescript commits whatever is pending, so the script carries its own transaction.
                 self._db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
             self._meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+            # A reader of a store from a version before story terms were kept computes them.
+            self._has_story_terms = not readonly or "story_terms" in tables
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"not a wiretrace store ({exc}); pass another --db file", path=self.path) from None
         self._check_versions()
@@ -361,9 +376,12 @@ class Store:
         db.execute("INSERT INTO vectors VALUES (?, ?, ?, ?, ?)",
                    (num, vecs.shape[0], vecs.shape[1], vecs.tobytes(), starts.tobytes()))
         db.execute("INSERT INTO signatures VALUES (?, ?)", (num, np.asarray(sig, dtype=np.uint32).tobytes()))
+        terms = fp.story_counts(doc)
+        db.execute("INSERT INTO story_terms VALUES (?, ?)",
+                   (num, _codec().compress(orjson.dumps([terms.title, terms.stems, terms.names]))))
 
     def _delete(self, db: sqlite3.Connection, num: int, article_id: str) -> None:
-        for table in ("sentences", "vectors", "signatures"):
+        for table in ("sentences", "vectors", "signatures", "story_terms"):
             db.execute(f"DELETE FROM {table} WHERE article = ?", (num,))
         db.execute("DELETE FROM articles WHERE num = ?", (num,))
         # Pairs describe the old text: stale once it changes.
@@ -412,15 +430,11 @@ class Store:
         rows = self._db.execute(
             'SELECT idx, start, "end", role, paragraph, rule FROM sentences WHERE article = ? ORDER BY idx', (num,)
         ).fetchall()
-        text = article.text
-        sentences = tuple(
-            Sentence(article.id, idx, start, end, text[start:end], role, paragraph, _normalized(text[start:end]), rule or "")
-            for idx, start, end, role, paragraph, rule in rows
-        )
-        return Document(article, sentences)
+        return _with_sentences(article, rows)
 
     def iter_documents(self, batch: int = 256) -> Iterator[Document]:
-        """Every stored document, in the order they were added, fetched `batch` at a time."""
+        """Every stored document, in the order they were added, fetched `batch` at a time (the
+        articles, then all their sentences in one query)."""
         last = 0
         while True:
             rows = self._db.execute(
@@ -428,9 +442,47 @@ class Store:
             ).fetchall()
             if not rows:
                 return
+            sentences: dict[int, list[tuple]] = defaultdict(list)
+            for num, *sentence in self._db.execute(
+                    'SELECT article, idx, start, "end", role, paragraph, rule FROM sentences '
+                    "WHERE article > ? AND article <= ? ORDER BY article, idx", (last, rows[-1][0])):
+                sentences[num].append(sentence)
             for row in rows:
-                yield self._document(row[0], _article(row[1:]))
+                yield _with_sentences(_article(row[1:]), sentences.get(row[0], ()))
             last = rows[-1][0]
+
+    def iter_story_terms(self, batch: int = 1024) -> Iterator[StoryTerms]:
+        """Every stored article's `StoryTerms`, in the order they were added: as `add` kept them,
+        or from the document for articles stored by a version that did not keep them."""
+        if not self._has_story_terms:
+            for doc in self.iter_documents():
+                yield fp.story_counts(doc)
+            return
+        last = 0
+        while True:
+            rows = self._db.execute(
+                "SELECT a.num, a.id, a.published, t.data FROM articles a LEFT JOIN story_terms t ON t.article = a.num "
+                "WHERE a.num > ? ORDER BY a.num LIMIT ?", (last, batch)).fetchall()
+            if not rows:
+                return
+            for num, article_id, published, data in rows:
+                if data is None:
+                    yield fp.story_counts(self._document(num, self.get_article(article_id)))
+                else:
+                    title, stems, names = orjson.loads(_decoded(data))
+                    yield StoryTerms(article_id, published or "", tuple(title), stems, names)
+            last = rows[-1][0]
+
+    def body_vectors(self, article_id: str) -> np.ndarray:
+        """One embedding per body sentence of a stored article (its own, not its clauses')."""
+        row = self._db.execute(
+            "SELECT v.rows, v.dim, v.data, v.starts FROM vectors v JOIN articles a ON a.num = v.article WHERE a.id = ?",
+            (article_id,)).fetchone()
+        if row is None:
+            self._num(article_id)
+            raise StoreError("article has no vectors; rebuild the store", path=self.path, record=article_id)
+        n, dim, data, starts = row
+        return np.frombuffer(data, dtype=np.float32).reshape(n, dim)[np.frombuffer(starts, dtype=np.int32)[:-1]]
 
     def vectors(self, article_id: str) -> np.ndarray:
         """The embeddings of a stored article, as `api.embed` gave them (units of body sentences)."""
