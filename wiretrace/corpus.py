@@ -346,18 +346,19 @@ def _scan_store(store, options: Options, progress: Progress, since: str, until: 
         stories = None
         family_settings, story_settings = _settings(options, _FAMILY_SETTINGS), _settings(options, _STORY_SETTINGS)
         if todo:
-            # Stories need the articles, not the pairs: they are clustered beside the candidate
-            # search (one core) and the alignment (whose workers leave this process idle), and
-            # saved once both are done.
+            # Stories need the articles, not the pairs: they are clustered beside the alignment
+            # (whose workers leave this process idle) and saved once it is done. Not beside the
+            # candidate search: it keeps this process busy, and its transient peak (4.6 GB at
+            # 1 M articles) would add to the stories' features.
             report.placed = _to_place(store, options) if store.meta.get("story_settings") == story_settings else 0
-            stories = _Background(_cluster_stored, store.path, options, executor is None,  # beside local workers?
-                                  bool(report.placed))
             t0 = time.perf_counter()
             index = CandidateIndex.open(store, options)
             pairs = _candidate_pairs(store, index, todo, options, since, until,
                                      progress(len(todo), "candidates"))
             CandidateIndex.release(store)  # its signatures and buckets are not needed past here
             del index
+            stories = _Background(_cluster_stored, store.path, options, executor is None,  # beside local workers?
+                                  bool(report.placed))
             report.timings["candidates"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             tick = progress(len(pairs), "pairs aligned")
