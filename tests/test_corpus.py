@@ -279,3 +279,11 @@ def test_a_scan_releases_its_candidate_index(scanned, tmp_path):
         scan(store, changed, workers=1)
         assert store not in _OPEN  # held past the candidate stage, it would stay for the whole scan
         assert api.sources("light_edit", store, changed)  # and is opened again when asked
+
+
+def test_the_scan_settings_hash_follows_what_pairs_depend_on_not_index_threads():
+    from wiretrace.corpus import options_hash
+
+    base = options_hash(LEXICAL)
+    assert options_hash(replace(LEXICAL, index=replace(LEXICAL.index, threads=1))) == base
+    assert options_hash(replace(LEXICAL, index=replace(LEXICAL.index, bucket_cap=50))) != base

@@ -118,6 +118,21 @@ def test_sentence_neighbours_find_paraphrases_and_single_sentence_queries_work()
     assert [c.id for c in found] == ["v7"] and found[0].semantic == 1.0 and found[0].lexical == 0.0
 
 
+def test_sentence_index_built_by_one_thread_is_the_same_every_time(tmp_path):
+    # Several threads insert in a varying order, so two builds of one store can differ (a few
+    # candidates); `index.threads = 1` makes the saved graph byte for byte the same.
+    rng = np.random.default_rng(2)
+    vectors = [rng.normal(size=(10, 64)).astype(np.float32) for _ in range(300)]
+    empty = np.full(128, 0xFFFFFFFF, dtype=np.uint32)
+    saved = []
+    for k in range(2):
+        index = CandidateIndex(IndexOptions(threads=1), 128, dim=64)
+        index.add([f"a{n}" for n in range(300)], [empty] * 300, vectors)
+        index.save(tmp_path / f"build{k}.db")
+        saved.append((tmp_path / f"build{k}.db.usearch").read_bytes())
+    assert saved[0] == saved[1]
+
+
 def test_lexical_only_index_gives_no_semantic_candidates():
     docs = corpus(10)
     index = lexical_index(docs)
@@ -131,6 +146,11 @@ def test_lexical_only_index_gives_no_semantic_candidates():
 def test_bands_times_rows_must_fit_the_signature(bad):
     with pytest.raises(ValueError, match="num_perm"):
         CandidateIndex(bad, 128, dim=1)
+
+
+def test_index_threads_cannot_be_negative():
+    with pytest.raises(ValueError, match="index.threads"):
+        CandidateIndex(IndexOptions(threads=-1), 128, dim=1)
 
 
 def test_vectorised_bucket_search_agrees_with_the_band_by_band_reference():

@@ -86,7 +86,8 @@ def _none(total: int, what: str) -> Callable[[int], None]:
 
 def options_hash(options: Options) -> str:
     """What a scan's pairs depend on; a change means every article is scanned again."""
-    settings = {"scheme": fp.SCHEME, "model": options.fingerprint.model, "index": asdict(options.index),
+    index = {k: v for k, v in asdict(options.index).items() if k != "threads"}  # how, not what
+    settings = {"scheme": fp.SCHEME, "model": options.fingerprint.model, "index": index,
                 "align": asdict(options.align), "attribute": asdict(options.attribute),
                 "window_days": options.scan.window_days, "candidates": options.scan.candidates}
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]

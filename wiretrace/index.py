@@ -287,6 +287,8 @@ class CandidateIndex:
         self.options = options or IndexOptions()
         if self.options.bands * self.options.rows > num_perm:
             raise ValueError(f"index.bands * index.rows must be at most fingerprint.num_perm ({num_perm})")
+        if self.options.threads < 0:
+            raise ValueError("index.threads must be 0 (every core) or a number of threads")
         self.num_perm, self.dim = num_perm, dim
         self.ids: list[str] = []
         self.nums: list[int] = []  # the store's article numbers (-1 for rows added without a store)
@@ -328,7 +330,8 @@ class CandidateIndex:
             keys = (np.repeat(np.arange(first, len(self.ids), dtype=np.uint64) << np.uint64(12), counts)
                     + _ranges(counts).astype(np.uint64))
             self.sentences.add(keys, np.concatenate([np.asarray(v[:c], dtype=np.float32)
-                                                     for v, c in zip(vectors, counts.tolist()) if c]))
+                                                     for v, c in zip(vectors, counts.tolist()) if c]),
+                               threads=self.options.threads)
 
     def _catch_up(self) -> bool:
         """Signatures added since the last query joined into one matrix, the buckets rebuilt

@@ -106,6 +106,9 @@ class IndexOptions:
     min_cosine: float = 0.6  # a stored sentence this close to a query sentence is a semantic hit
     min_semantic: float = 0.1  # share of query sentences with a hit below which an article is noise
     quantization: str = "i8"  # usearch vector quantisation: "i8", "f16" or "f32"
+    # Threads inserting sentence vectors into the HNSW graph: 0 = every core (fastest; two builds
+    # of the same store can then differ in a few candidates), 1 = the same graph every time.
+    threads: int = 0
     candidates: int = 24  # candidates aligned in full by `sources`
 
 
