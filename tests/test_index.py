@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from wiretrace import fingerprint as fp
 from wiretrace import minhash as mh
+from wiretrace.errors import ConfigError
 from wiretrace.index import (CandidateIndex, Filters, as_ids, exact_candidates, jaccard, minhash, shingle_hashes, signature,
                              signatures)
 from wiretrace.models import Article
@@ -144,12 +145,12 @@ def test_lexical_only_index_gives_no_semantic_candidates():
 
 @pytest.mark.parametrize("bad", [IndexOptions(bands=100, rows=2)])
 def test_bands_times_rows_must_fit_the_signature(bad):
-    with pytest.raises(ValueError, match="num_perm"):
+    with pytest.raises(ConfigError, match="num_perm"):
         CandidateIndex(bad, 128, dim=1)
 
 
 def test_index_threads_cannot_be_negative():
-    with pytest.raises(ValueError, match="index.threads"):
+    with pytest.raises(ConfigError, match="index.threads"):
         CandidateIndex(IndexOptions(threads=-1), 128, dim=1)
 
 

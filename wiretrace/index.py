@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from . import fingerprint as fp
+from .errors import ConfigError
 from .minhash import _MIX, EMPTY as _EMPTY, _mix, body_text, jaccard_estimate, minhash, shingle_hashes, signature
 from .minhash import signatures
 from .models import Document
@@ -286,9 +287,9 @@ class CandidateIndex:
 
         self.options = options or IndexOptions()
         if self.options.bands * self.options.rows > num_perm:
-            raise ValueError(f"index.bands * index.rows must be at most fingerprint.num_perm ({num_perm})")
+            raise ConfigError(f"setting index.bands * index.rows must be at most fingerprint.num_perm ({num_perm})")
         if self.options.threads < 0:
-            raise ValueError("index.threads must be 0 (every core) or a number of threads")
+            raise ConfigError("setting index.threads must be 0 (every core) or a number of threads")
         self.num_perm, self.dim = num_perm, dim
         self.ids: list[str] = []
         self.nums: list[int] = []  # the store's article numbers (-1 for rows added without a store)
