@@ -358,9 +358,9 @@ def _scan_store(store, options: Options, progress: Progress, since: str, until: 
                                      progress(len(todo), "candidates"))
             CandidateIndex.release(store)  # its signatures and buckets are not needed past here
             del index
+            report.timings["candidates"] = time.perf_counter() - t0
             stories = _Background(_cluster_stored, store.path, options, executor is None,  # beside local workers?
                                   bool(report.placed))
-            report.timings["candidates"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             tick = progress(len(pairs), "pairs aligned")
 
