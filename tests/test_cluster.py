@@ -385,6 +385,18 @@ def test_neighbour_path_agrees_with_the_dense_path():
     assert all(sum(s == story for s in small.values()) <= 2 for story in set(small.values()))
 
 
+def test_hashed_rows_have_the_hash_width_and_a_width_below_one_is_a_config_error():
+    from wiretrace.cluster import _hashed
+    from wiretrace.errors import ConfigError
+
+    features = _features(quake_docs(), {}, ClusterOptions())
+    for width in (1, 16, 128):
+        rows = _hashed(features, ClusterOptions(hash_width=width))
+        assert rows.shape == (len(features.ids), features.semantic.shape[1] + width)
+    with pytest.raises(ConfigError, match="cluster.hash_width"):
+        cluster_stories(quake_docs(), {}, ClusterOptions(dense_limit=4, hash_width=0))
+
+
 def test_hnsw_neighbours_are_nearly_the_exact_ones():
     from wiretrace.cluster import _ann_neighbours, _exact_neighbours
 

@@ -54,6 +54,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from . import fingerprint as fp
+from .errors import ConfigError
 from .models import NOT_DERIVED, Comparison, Document, StoryTerms
 from .options import ClusterOptions, Options
 
@@ -73,7 +74,6 @@ __all__ = [
 ]
 
 STORY_PREFIX = "story:"
-_HASH_DIM = 256  # feature-hashed TF-IDF width used only to find neighbours in large corpora
 _BLOCK_CELLS = 1 << 26  # scores held at once by the neighbour search (float32: 256 MB)
 
 
@@ -351,11 +351,14 @@ def _components(n: int, i: np.ndarray, j: np.ndarray) -> list[np.ndarray]:
 def _hashed(features: _Features, options: ClusterOptions, block: int = 1 << 15) -> np.ndarray:
     """Rows whose dot products approximate the blended similarity (TF-IDF by feature hashing)."""
     rng = np.random.default_rng(0)
-    bucket = rng.integers(0, _HASH_DIM, size=max(features.vocabulary, 1))
+    width = options.hash_width
+    if width < 1:
+        raise ConfigError("setting cluster.hash_width must be at least 1")
+    bucket = rng.integers(0, width, size=max(features.vocabulary, 1))
     sign = rng.choice([-1.0, 1.0], size=max(features.vocabulary, 1))
-    project = sparse.csr_matrix((sign, (np.arange(len(bucket)), bucket)), shape=(len(bucket), _HASH_DIM))
+    project = sparse.csr_matrix((sign, (np.arange(len(bucket)), bucket)), shape=(len(bucket), width))
     w, n, dim = options.semantic_weight, len(features.ids), features.semantic.shape[1]
-    out = np.empty((n, dim + _HASH_DIM), dtype=np.float32)
+    out = np.empty((n, dim + width), dtype=np.float32)
     out[:, :dim] = math.sqrt(w) * features.semantic
     for lo in range(0, n, block):  # a block at a time: the float64 product of all rows would be 2 KB an article
         hashed = (features.matrix[lo : lo + block] @ project).toarray().astype(np.float32)
