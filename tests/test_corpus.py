@@ -105,7 +105,7 @@ def test_a_scan_after_add_builds_again_only_the_families_its_articles_are_linked
         before = _families(store)
         api.add([late], store, LEXICAL)
         scan(store, LEXICAL, workers=1)
-        assert {p["derived"] for p in built[-1]} | {p["source"] for p in built[-1]} == {"independent", "late_independent"}
+        assert {p.derived for p in built[-1]} | {p.source for p in built[-1]} == {"independent", "late_independent"}
         after = _families(store)
         assert after["wire_original"] == before["wire_original"]  # not built again, and unchanged
         assert ["independent", "late_independent"] in after.values()

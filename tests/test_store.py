@@ -217,4 +217,4 @@ def test_linked_follows_family_edges_and_stored_families_but_not_weak_pairs(tmp_
         assert store.linked(["d"], 0.05) == {"a", "b", "c", "d", "e", "x", "y"}
         assert store.linked(["f"], 0.15) == {"f"}
         assert store.linked(["d"], 0.05, limit=4) is None  # more than 4 found: build them all
-        assert [p["derived"] for p in store.iter_pair_summaries(among={"a", "b", "c", "d"})] == ["b", "c", "d"]
+        assert [p.derived for p in store.iter_pair_summaries(among={"a", "b", "c", "d"})] == ["b", "c", "d"]

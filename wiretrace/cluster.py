@@ -55,7 +55,7 @@ from scipy.sparse.csgraph import connected_components
 
 from . import fingerprint as fp
 from .errors import ConfigError
-from .models import NOT_DERIVED, Comparison, Document, StoryTerms
+from .models import NOT_DERIVED, Comparison, Document, Pair, StoryTerms
 from .options import ClusterOptions, Options
 
 __all__ = [
@@ -728,19 +728,6 @@ def attach_small(sim: np.ndarray, labels: np.ndarray, size: int, threshold: floa
 
 
 # --- reuse families --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Pair:
-    """A compared pair as the family builder needs it: `derived` was written from `source`."""
-
-    derived: str
-    source: str
-    verdict: str
-    derived_share: float
-    source_share: float = 0.0
-    confidence: float = 1.0  # of the direction (which is the original)
-    credited: bool = False
 
 
 def as_pair(item: Pair | Comparison | Mapping) -> Pair:

@@ -183,6 +183,20 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class Pair:
+    """A compared pair as the family builder needs it: `derived` was written from `source` (a
+    `Comparison`'s ids and verdict figures, without its alignment)."""
+
+    derived: str
+    source: str
+    verdict: str
+    derived_share: float
+    source_share: float = 0.0
+    confidence: float = 1.0  # of the direction (which is the original)
+    credited: bool = False
+
+
+@dataclass(frozen=True)
 class Comparison:
     """The answer to "is one of these a rewrite of the other?" — the JSON contract's object."""
 

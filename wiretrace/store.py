@@ -36,7 +36,7 @@ import zstandard
 
 from . import fingerprint as fp
 from .errors import NotFoundError, StoreError
-from .models import Article, Comparison, Document, Sentence, StoryTerms
+from .models import Article, Comparison, Document, Pair, Sentence, StoryTerms
 from .options import Options, StoreOptions
 from .segment import normalize
 
@@ -606,10 +606,10 @@ class Store:
             raise StoreError("no such article in the store", path=self.path, record=article_id)
         return row[0]
 
-    def iter_pair_summaries(self, among: Iterable[str] | None = None) -> Iterator[dict]:
-        """Each stored pair's ids and verdict figures, rounded as its contract JSON rounds them,
-        without reading that JSON (what the family builder needs, at a fraction of the cost);
-        `among`: only the pairs whose two articles are both among these ids."""
+    def iter_pair_summaries(self, among: Iterable[str] | None = None) -> Iterator[Pair]:
+        """Each stored pair's ids and verdict figures as a `Pair`, rounded as its contract JSON
+        rounds them, without reading that JSON (what the family builder needs, at a fraction of
+        the cost); `among`: only the pairs whose two articles are both among these ids."""
         columns = "derived, source, verdict, derived_share, source_share, confidence, credited"
         if among is None:
             rows = self._db.execute(f"SELECT {columns} FROM pairs ORDER BY derived, source")
@@ -619,8 +619,8 @@ class Store:
                 f"SELECT {columns} FROM pairs WHERE derived IN ({','.join('?' * len(chunk))})", chunk)
                 if r[1] in inside)
         for derived, source, verdict, d_share, s_share, confidence, credited in rows:
-            yield {"derived": derived, "source": source, "verdict": verdict, "derived_share": round(d_share, 4),
-                   "source_share": round(s_share, 4), "confidence": round(confidence, 3), "credited": bool(credited)}
+            yield Pair(derived, source, verdict, round(d_share, 4), round(s_share, 4), round(confidence, 3),
+                       bool(credited))
 
     # --- stories and families (written by the clustering stage) -----------------------------------
 
