@@ -287,3 +287,16 @@ def test_the_scan_settings_hash_follows_what_pairs_depend_on_not_index_threads()
     base = options_hash(LEXICAL)
     assert options_hash(replace(LEXICAL, index=replace(LEXICAL.index, threads=1))) == base
     assert options_hash(replace(LEXICAL, index=replace(LEXICAL.index, bucket_cap=50))) != base
+
+
+def test_a_worker_collects_its_oldest_generation_a_hundred_times_less_often():
+    import gc
+
+    from wiretrace.corpus import worker_started
+
+    before = gc.get_threshold()
+    try:
+        worker_started()
+        assert gc.get_threshold() == (before[0], before[1], 100 * before[2])
+    finally:
+        gc.set_threshold(*before)
