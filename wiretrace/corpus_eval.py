@@ -184,7 +184,7 @@ def evaluate_ecbplus(folder: Path, options: Options, workers: int, progress) -> 
              "with a tenth of the gold stories held out (new events)"]
     predictions = [{"doc": x.article.id, "story": pred[x.article.id], "gold": x.story} for x in items]
     return EvalReport("ecbplus", str(folder), len(docs), metrics, baselines, ANCHORS["ecbplus"], None,
-                      notes, predictions=predictions)
+                      notes, predictions=predictions, unit="documents")
 
 
 # --- Helsinki --------------------------------------------------------------------------------
@@ -236,4 +236,4 @@ def evaluate_helsinki(folder: Path, options: Options, workers: int, progress) ->
             predictions.append({"family": root, "parent": e["parent"], "child": e["child"],
                                 "derived_share": e.get("derived_share"), "verdict": e.get("verdict")})
     return EvalReport("helsinki", str(folder), len(articles), metrics, {}, ANCHORS["helsinki"], None,
-                      notes, predictions=predictions)
+                      notes, predictions=predictions, unit="articles")

@@ -54,7 +54,7 @@ ARTICLE_NGRAM, SENTENCE_NGRAM = 3, 1
 class EvalReport:
     dataset: str
     data: str  # the folder measured
-    size: int  # pairs scored
+    size: int  # items scored: pairs, or `unit`
     metrics: dict[str, float]  # wiretrace
     baselines: dict[str, dict[str, float]]  # baseline name -> metrics
     anchors: dict[str, str] = field(default_factory=dict)
@@ -62,6 +62,7 @@ class EvalReport:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     predictions: list[dict] = field(default_factory=list, repr=False)
+    unit: str = "pairs"  # what `size` counts (corpus evaluations score documents or articles)
 
     def to_dict(self, predictions: bool = False) -> dict:
         data = asdict(self)
@@ -531,7 +532,7 @@ def report_table(report: EvalReport):
     """A rich table: metric | wiretrace | each baseline | published anchor."""
     from rich.table import Table
 
-    table = Table(title=f"wiretrace eval {report.dataset}: {report.size} pairs, {report.seconds:.0f} s")
+    table = Table(title=f"wiretrace eval {report.dataset}: {report.size} {report.unit}, {report.seconds:.0f} s")
     table.add_column("metric")
     table.add_column("wiretrace", justify="right", style="bold")
     for name in report.baselines:
