@@ -113,13 +113,13 @@ def test_msrp_predictions_file_shape(tmp_path: Path):
     assert table.columns[-1].header == "published anchor"
 
 
-
 def test_report_title_counts_what_was_scored():
     pairs = EvalReport("msrp", "data", 3, {"f1": 0.8}, {}, seconds=2.0)
     docs = EvalReport("ecbplus", "data", 772, {"bcubed_f1": 0.9}, {}, seconds=27.0, unit="documents")
     assert report_table(pairs).title == "wiretrace eval msrp: 3 pairs, 2 s"
     assert report_table(docs).title == "wiretrace eval ecbplus: 772 documents, 27 s"
     assert docs.to_dict()["unit"] == "documents"
+
 
 def _counter_xml(classification: str, headline: str, body: str, date: str) -> str:
     return (f'<COUNTER_document classification="{classification}" newsdate="{date}" newspaper="X">'

@@ -54,7 +54,7 @@ ARTICLE_NGRAM, SENTENCE_NGRAM = 3, 1
 class EvalReport:
     dataset: str
     data: str  # the folder measured
-    size: int  # items scored: pairs, or `unit`
+    size: int  # how many items were scored, counted in `unit`
     metrics: dict[str, float]  # wiretrace
     baselines: dict[str, dict[str, float]]  # baseline name -> metrics
     anchors: dict[str, str] = field(default_factory=dict)
