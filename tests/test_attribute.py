@@ -256,3 +256,63 @@ def test_document_features_count_the_shared_grams_of_each_n(a_sentences, b_sente
     assert got["tiled3"] == tiled(a_words, b_words, 3)
     assert got["tiled6"] == tiled(a_words, b_words, 6)
     assert got["source_tiled4"] == tiled(b_words, a_words, 4)
+
+
+# --- explained: copies of one earlier story --------------------------------------------------
+
+from wiretrace.api import read  # noqa: E402
+from wiretrace.attribute import explained  # noqa: E402
+
+STORY = """Le barrage cède après trois jours de pluie
+Le barrage de Saint-Étienne-du-Lac a cédé jeudi matin après trois jours de pluies diluviennes, a annoncé la préfecture.
+
+Quelque 1 200 habitants de la vallée ont été évacués vers des gymnases des communes voisines.
+
+« L'eau est montée de deux mètres en une heure », a déclaré le maire, Hélène Froment.
+
+Les secours ont déployé quatre hélicoptères et une centaine de pompiers pendant la nuit.
+"""
+ADDED = "Selon un ingénieur de la région, l'ouvrage n'avait pas été inspecté depuis dix-huit ans déjà."
+OTHER = """Les vendanges commencent tôt dans le Bordelais
+Les vignerons du Bordelais ont commencé les vendanges avec deux semaines d'avance cette année.
+
+La chaleur de l'été a fait mûrir le raisin plus vite que prévu, selon la chambre d'agriculture.
+"""
+
+
+def _doc(name: str, text: str):
+    return read(Article(name, text))
+
+
+def test_two_reprints_of_an_earlier_story_are_explained_by_it():
+    story = _doc("story", STORY)
+    first = _doc("first", STORY.replace("Le barrage cède", "Un barrage cède") + "\nAbonnez-vous à notre lettre.\n")
+    second = _doc("second", STORY + "\nUne enquête a été ouverte.\n")
+    assert explained(first, second, [story])
+    assert not explained(first, second, [])  # with nothing earlier the two must be aligned
+    assert not explained(first, second, [_doc("other", OTHER)])  # an unrelated article explains nothing
+
+
+def test_text_two_articles_share_beyond_the_earlier_story_is_not_explained():
+    story = _doc("story", STORY)
+    first = _doc("first", STORY + "\n" + ADDED + "\n")  # adds a sentence ...
+    second = _doc("second", STORY + "\n" + ADDED + "\n")  # ... that the second copied from it
+    assert not explained(first, second, [story])
+    assert explained(first, second, [story, _doc("note", ADDED)])  # unless an earlier one has it too
+
+
+def test_a_composite_is_explained_by_its_sources_together_not_by_one():
+    story, other = _doc("story", STORY), _doc("other", OTHER)
+    first = _doc("first", STORY + "\n" + OTHER)
+    second = _doc("second", OTHER + "\n" + STORY)
+    assert not explained(first, second, [story])
+    assert explained(first, second, [story, other])
+
+
+def test_articles_sharing_few_phrases_are_left_to_the_alignment():
+    """Paraphrase shares meaning, not 3-grams: below `least` shared ones nothing is explained."""
+    story = _doc("story", STORY)
+    first = _doc("first", "Les secours ont déployé quatre hélicoptères, selon nos informations.")
+    second = _doc("second", "Dans la nuit, les secours ont déployé quatre hélicoptères.")
+    assert not explained(first, second, [story])
+    assert explained(first, second, [story], least=3)

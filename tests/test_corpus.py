@@ -313,7 +313,7 @@ with Store(sys.argv[1], readonly=True) as store:
     _compare_in(store, pairs, options)  # caches filled: only what the pairs leave is counted
     gc.collect()
     gc.disable()
-    compared, rows, errors = _compare_in(store, pairs, options)
+    compared, rows, errors, _ = _compare_in(store, pairs, options)
     del rows
     print(compared, len(errors), gc.collect())
 """
@@ -330,3 +330,78 @@ def test_comparing_stored_pairs_leaves_no_reference_cycles(scanned):
     compared, errors, unreachable = map(int, out.stdout.split())
     assert (compared, errors) == (15, 0)
     assert unreachable == 0
+
+
+# --- copies of one earlier story are not aligned with each other --------------------------------
+
+from wiretrace.models import Article  # noqa: E402
+
+WIRE = (EXAMPLES / "wire_original.txt").read_text(encoding="utf-8")
+EXTRA = "\n\nA spokesman for the regional council said on Tuesday that the review would take six weeks.\n"
+
+
+def _copies(extra_in_both: bool) -> list[Article]:
+    """The wire story, and two later copies of it (the second also copies the first's addition)."""
+    first = WIRE + (EXTRA if extra_in_both else "")
+    return [Article("wire", WIRE, published="2024-05-01T08:00:00"),
+            Article("copy_a", first, published="2024-05-01T12:00:00", outlet="a.example"),
+            Article("copy_b", first + "\n\nSubscribe to our newsletter for more.\n",
+                    published="2024-05-02", outlet="b.example")]
+
+
+def _add(store, articles: list[Article], options, tmp_path) -> None:
+    import json
+
+    path = tmp_path / "copies.jsonl"
+    path.write_text("".join(json.dumps({"id": a.id, "text": a.text, "published": a.published, "outlet": a.outlet})
+                            + "\n" for a in articles), encoding="utf-8")
+    assert api.add([path], store, options).failed == 0
+
+
+def _pairs_of(report_db) -> set[frozenset]:
+    with Store(report_db, readonly=True) as store:
+        return {frozenset((p.derived, p.source)) for p in store.iter_pair_summaries()}
+
+
+@pytest.mark.parametrize("explained", [True, False])
+def test_two_copies_of_an_earlier_story_are_compared_with_it_not_with_each_other(tmp_path, explained):
+    options = replace(LEXICAL, scan=replace(LEXICAL.scan, explained=explained))
+    with Store(tmp_path / "s.db") as store:
+        _add(store, _copies(extra_in_both=False), options, tmp_path)
+        report = scan(store, options, workers=1)
+    pairs = _pairs_of(tmp_path / "s.db")
+    assert {frozenset(("wire", "copy_a")), frozenset(("wire", "copy_b"))} <= pairs
+    assert (frozenset(("copy_a", "copy_b")) in pairs) is not explained
+    assert report.explained == int(explained) and report.compared == 3 - report.explained
+    assert report.families[0].root == "wire" and set(report.families[0].members) == {"wire", "copy_a", "copy_b"}
+
+
+def test_a_copy_of_a_copy_that_takes_what_the_first_added_is_aligned_with_it(tmp_path):
+    with Store(tmp_path / "s.db") as store:
+        _add(store, _copies(extra_in_both=True), LEXICAL, tmp_path)
+        report = scan(store, LEXICAL, workers=1)
+    assert report.explained == 0 and frozenset(("copy_a", "copy_b")) in _pairs_of(tmp_path / "s.db")
+
+
+def test_the_articles_that_may_explain_a_pair_are_linked_to_both_and_published_before_both():
+    from datetime import datetime
+
+    from wiretrace.corpus import _earlier, _neighbours
+
+    day = lambda d: datetime(2024, 5, d)  # noqa: E731
+    pairs = [("a", "b"), ("a", "w"), ("b", "w"), ("a", "v"), ("b", "v"), ("a", "s"), ("b", "s"),
+             ("a", "u"), ("b", "u"), ("a", "x")]
+    when = {"a": day(5), "b": day(6), "w": day(2), "v": day(1), "s": day(5), "u": None, "x": day(1)}
+    found = _earlier([("a", "b")], _neighbours(pairs), when, most=4)
+    # s is as old as a (not before both), u is undated, x is linked to a only; v before w
+    assert found == {("a", "b"): ("v", "w")}
+    assert _earlier([("a", "b")], _neighbours(pairs), when, most=1) == {("a", "b"): ("v",)}
+    assert _earlier([("a", "u")], _neighbours(pairs), when, most=4) == {}  # an undated article: align
+
+
+def test_the_scan_settings_hash_follows_whether_explained_pairs_are_left_out():
+    from wiretrace.corpus import options_hash
+
+    off = replace(LEXICAL, scan=replace(LEXICAL.scan, explained=False))
+    assert options_hash(off) != options_hash(LEXICAL)
+    assert options_hash(replace(off, scan=replace(off.scan, explained_slack=9))) == options_hash(off)

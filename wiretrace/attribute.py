@@ -260,6 +260,23 @@ def _tiled(a: _Grams, b: _Grams, n: int) -> float:
     return _coverage(np.flatnonzero(_member(a.runs[n - 1], b.every)), n, a.words)
 
 
+def explained(a: Document, b: Document, earlier: list[Document], least: int = 10, slack: int = 3) -> bool:
+    """Is the text `a` and `b` share already in articles published before both (`earlier`)? Two
+    reprints of one wire story share its text; neither is a rewrite of the other, and comparing
+    them would only say what comparing each with the story says. True when they share at least
+    `least` distinct word 3-grams and at most `slack` of those are in none of `earlier`. A pair
+    that shares fewer may be paraphrase built on paraphrase (which shares meaning, not words), and
+    one with more left over shares text that the earlier articles lack: those need the alignment."""
+    shared = np.intersect1d(_body_grams(a.body).sets[2], _body_grams(b.body).sets[2], assume_unique=True)
+    if len(shared) < max(least, 1):
+        return False
+    for other in earlier:
+        shared = shared[~_member(shared, _body_grams(other.body).sets[2])]
+        if len(shared) <= slack:
+            return True
+    return False
+
+
 def document_features(derived: Document, source: Document, alignment: Alignment,
                       shared: tuple[float, float, int] | None = None) -> np.ndarray:
     """The `DOCUMENT_FEATURES` of `derived` aligned against `source`, one float each

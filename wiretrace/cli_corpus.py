@@ -183,6 +183,9 @@ def scan(
     recluster: Annotated[bool, typer.Option("--recluster", help="Cluster every article into stories "
                          "again (by default a scan that adds at most cluster.place_share of the store "
                          "places the new articles into the stored stories).")] = False,
+    all_pairs: Annotated[bool, typer.Option("--all-pairs", help="Align every candidate pair, also two "
+                         "articles whose shared text is all in an article published before both (by "
+                         "default such copies of one story are left out: each is compared with it).")] = False,
     as_json: Json = False,
     config: Config = None,
 ) -> None:
@@ -199,6 +202,8 @@ def scan(
     overrides: dict = {"scan": {"window_days": window}} if window is not None else {}
     if recluster:
         overrides["cluster"] = {"place_share": 0.0}
+    if all_pairs:
+        overrides.setdefault("scan", {})["explained"] = False
     options = load_options(config, overrides=overrides)
     with _dask_executor(dask) if dask else nullcontext() as executor, _progress_bar(sys.stderr.isatty()) as bar:
         kwargs = {"since": since or "", "until": until or "", "workers": workers, "executor": executor}
@@ -215,7 +220,9 @@ def scan(
     largest = report.families[0] if report.families else None
     _console().print(
         f"{report.articles} articles, {report.scanned} scanned ({report.skipped} already done), "
-        f"{report.compared} pairs aligned, {report.pairs_found} derived; {len(report.families)} reuse "
+        f"{report.compared} pairs aligned, {report.pairs_found} derived"
+        + (f" ({report.explained} more left out: all they share is in an earlier article)" if report.explained else "")
+        + f"; {len(report.families)} reuse "
         f"families" + (f" (largest {largest.size}, root {largest.root})" if largest else "")
         + f", {report.stories} stories"
         + (f" ({report.placed} new article{'s' * (report.placed > 1)} placed into them)" if report.placed else "")

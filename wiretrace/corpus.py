@@ -9,8 +9,11 @@ code:
    already stored are skipped.
 2. **compare** — `compare_batch` aligns a batch of pairs from their stored segmentation and
    vectors (nothing is re-embedded) and keeps the ones called derived. Batches follow the
-   candidate graph breadth first (an article's pairs and its neighbours' together) and run in
+   candidate graph depth first (an article's pairs and its neighbours' together) and run in
    `scan.workers` processes, or on any `concurrent.futures` executor; workers read the store.
+   A pair whose shared text is all in articles published before both (candidates of both, say
+   the wire story two sites reprint) is left out unaligned (`attribute.explained`): the two are
+   copies of those, and each is compared with them in its own pairs.
 3. **families and stories** — `cluster.reuse_families` over all stored pairs and
    `cluster.cluster_stories` over all stored articles, written back to the store.
 
@@ -41,7 +44,7 @@ import numpy as np
 
 from . import fingerprint as fp
 from .align import align, score
-from .attribute import attribute, direction
+from .attribute import _when, attribute, direction, explained
 from .cluster import Family, FamilyEdge, cluster_stories, family_rows, place_stories, reuse_families
 from .errors import WiretraceError
 from .models import NOT_DERIVED, Article, Comparison, Document, StoryTerms
@@ -63,6 +66,7 @@ class ScanReport:
     scanned: int = 0  # articles whose candidates were compared in this run
     skipped: int = 0  # articles already scanned under these settings
     compared: int = 0  # candidate pairs aligned in full
+    explained: int = 0  # candidate pairs left out: all they share is in articles published before both
     pairs_found: int = 0  # pairs called derived and saved
     families: list[Family] = field(default_factory=list, repr=False)
     stories: int = 0
@@ -90,7 +94,9 @@ def options_hash(options: Options) -> str:
     index = {k: v for k, v in asdict(options.index).items() if k != "threads"}  # how, not what
     settings = {"scheme": fp.SCHEME, "model": options.fingerprint.model, "index": index,
                 "align": asdict(options.align), "attribute": asdict(options.attribute),
-                "window_days": options.scan.window_days, "candidates": options.scan.candidates}
+                "window_days": options.scan.window_days, "candidates": options.scan.candidates,
+                "explained": [options.scan.explained, options.scan.explained_least, options.scan.explained_slack,
+                              options.scan.explainers] if options.scan.explained else False}
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -105,8 +111,6 @@ def compare_documents(x: Document, y: Document, vx: np.ndarray, vy: np.ndarray, 
     the two had been given the other way (unless that flips the direction back). When one was
     published before the other, the later one is aligned as the derived side first: the usual
     outcome, which then needs one alignment instead of two."""
-    from .attribute import _when
-
     wx, wy = _when(x.article.published), _when(y.article.published)
     if wx and wy and wx < wy:
         x, y, vx, vy = y, x, vy, vx
@@ -122,20 +126,28 @@ def compare_documents(x: Document, y: Document, vx: np.ndarray, vy: np.ndarray, 
     return Comparison(derived, source, alignment, attribute(derived, source, alignment, dir_, options.attribute))
 
 
-def compare_batch(job: tuple[list[tuple[str, str]], dict[str, tuple[Document, np.ndarray]], Options]) -> tuple[int, list[Comparison], list[str]]:
-    """Compare each pair of a batch; returns (pairs compared, derived comparisons, errors)."""
-    pairs, docs, options = job
-    found, errors = [], []
+def compare_batch(job: tuple) -> tuple[int, list[Comparison], list[str], int]:
+    """Compare each pair of a batch: job (pairs, documents and vectors by id, options[, earlier]).
+    `earlier` maps a pair to the articles published before both that may hold all the text the
+    two share (`attribute.explained`, when `scan.explained`); a pair they explain is left out.
+    Returns (pairs compared, derived comparisons, errors, pairs left out as explained)."""
+    pairs, docs, options = job[:3]
+    earlier = job[3] if len(job) > 3 and options.scan.explained else {}
+    found, errors, left_out = [], [], 0
     for a, b in pairs:
         try:
             (x, vx), (y, vy) = docs[a], docs[b]
+            before = [docs[c][0] for c in earlier.get((a, b), ()) if c in docs]
+            if before and explained(x, y, before, options.scan.explained_least, options.scan.explained_slack):
+                left_out += 1
+                continue
             c = compare_documents(x, y, vx, vy, options)
         except (WiretraceError, ValueError) as exc:  # one bad pair must not sink the batch
             errors.append(f"{a} ~ {b}: {exc}")
             continue
         if c.verdict.verdict != NOT_DERIVED:
             found.append(c)
-    return len(pairs), found, errors
+    return len(pairs) - left_out, found, errors, left_out
 
 
 # --- state kept in the store ------------------------------------------------------------------
@@ -209,21 +221,59 @@ def _candidate_pairs(store, index, todo: list[str], options: Options, since: str
 
 
 def _jobs(store, pairs: list[tuple[str, str]], options: Options) -> Iterator[tuple]:
-    """Work units of `scan.batch` pairs each: (store path, pairs, options). Workers read the
-    articles themselves (SQLite readers run beside the writer), so the parent only writes."""
-    for batch in _batches(pairs, options.scan.batch):
-        yield str(store.path), batch, options
+    """Work units of `scan.batch` pairs each: (store path, pairs, options, earlier articles by
+    pair: `_earlier`). Workers read the articles themselves (SQLite readers run beside the
+    writer), so the parent only writes."""
+    neighbours = linked = _neighbours(pairs)
+    when: dict[str, datetime | None] = {}
+    if options.scan.explained and options.scan.explainers > 0:
+        known = _State(store.path, options.store.busy_timeout)
+        try:  # pairs stored by earlier scans link articles too
+            stored = list(known.stored_pairs())
+        finally:
+            known.close()
+        linked = _neighbours(stored, neighbours) if stored else neighbours
+        when = {i: _when(published or "") for _, i, _, published in store.catalog() if i in linked}
+    for batch in _batches(pairs, options.scan.batch, neighbours):
+        earlier = _earlier(batch, linked, when, options.scan.explainers) if when else {}
+        yield str(store.path), batch, options, earlier
 
 
-def _batches(pairs: list[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:
+def _neighbours(pairs: Iterable[tuple[str, str]],
+                into: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
+    """Each article's partners in `pairs` (added to a copy of `into`, when given)."""
+    out: dict[str, list[str]] = defaultdict(list, {k: list(v) for k, v in (into or {}).items()})
+    for a, b in pairs:
+        out[a].append(b)
+        out[b].append(a)
+    return out
+
+
+def _earlier(pairs: list[tuple[str, str]], neighbours: dict[str, list[str]],
+             when: dict[str, datetime | None], most: int) -> dict[tuple[str, str], tuple[str, ...]]:
+    """For each pair, the articles linked to both (`neighbours`) and published strictly before
+    both, earliest first and at most `most`: what may hold all the text the two share. Pairs
+    with an undated article, or with none such, are left out: they are aligned."""
+    out = {}
+    for a, b in pairs:
+        wa, wb = when.get(a), when.get(b)
+        if wa is None or wb is None:
+            continue
+        first = min(wa, wb)
+        common = set(neighbours.get(a, ())).intersection(neighbours.get(b, ()))
+        before = sorted((w, c) for c in common if (w := when.get(c)) is not None and w < first)
+        if before:
+            out[(a, b)] = tuple(c for _, c in before[:most])
+    return out
+
+
+def _batches(pairs: list[tuple[str, str]], size: int,
+             neighbours: dict[str, list[str]] | None = None) -> Iterator[list[tuple[str, str]]]:
     """`pairs` cut into batches of `size`, in depth-first order of the candidate graph, each pair
     placed where the later of its two articles is reached: an article's pairs come together,
     with neighbours reached just before it, so each article is read and prepared about once per
-    batch and rarely in more than two batches."""
-    neighbours: dict[str, list[str]] = defaultdict(list)
-    for a, b in pairs:
-        neighbours[a].append(b)
-        neighbours[b].append(a)
+    batch and rarely in more than two batches. `neighbours`: `_neighbours(pairs)`, when known."""
+    neighbours = neighbours if neighbours is not None else _neighbours(pairs)
     position: dict[str, int] = {}
     for start in sorted(neighbours):
         stack = [start]
@@ -237,38 +287,48 @@ def _batches(pairs: list[tuple[str, str]], size: int) -> Iterator[list[tuple[str
         yield ordered[start : start + size]
 
 
-def _compare_in(store, pairs: list[tuple[str, str]], options: Options) -> tuple[int, list[tuple], list[str]]:
+def _compare_in(store, pairs: list[tuple[str, str]], options: Options,
+                earlier: dict[tuple[str, str], tuple[str, ...]] | None = None) -> tuple[int, list[tuple], list[str], int]:
     """`compare_batch` on pairs of `store`'s articles, read from it; the derived ones as `pairs`
     rows (`store.pair_row`, without the sentences' texts: the articles are stored) for the
-    writer. An article that cannot be read (removed since the candidates were found, or
-    damaged) is reported and its pairs skipped."""
+    writer. An article of a pair that cannot be read (removed since the candidates were found,
+    or damaged) is reported and its pairs skipped; an earlier article (`_earlier`) that cannot
+    be read explains nothing. Returns (pairs compared or skipped, rows, errors, pairs left out
+    as explained)."""
     from .store import pair_row
 
+    earlier = earlier if options.scan.explained else {}
     docs, missing = {}, []
     for i in sorted({i for pair in pairs for i in pair}):
         try:
             docs[i] = (store.get_document(i), store.vectors(i))
         except WiretraceError as exc:
             missing.append(f"{i}: {exc}")
+    for i in sorted({c for cs in (earlier or {}).values() for c in cs} - docs.keys()):
+        try:
+            docs[i] = (store.get_document(i), None)
+        except WiretraceError:
+            pass
     kept = [p for p in pairs if p[0] in docs and p[1] in docs]
-    compared, found, errors = compare_batch((kept, docs, options))
-    return compared + len(pairs) - len(kept), [pair_row(c, texts=False) for c in found], missing + errors
+    compared, found, errors, left_out = compare_batch((kept, docs, options, earlier or {}))
+    return compared + len(pairs) - len(kept), [pair_row(c, texts=False) for c in found], missing + errors, left_out
 
 
 _READERS: dict[tuple[str, int], object] = {}  # read-only stores opened by this worker, by path and thread
 
 
-def compare_stored(job: tuple[str, list[tuple[str, str]], Options]) -> tuple[int, list[tuple], list[str]]:
-    """A worker's unit of `scan`: `_compare_in` the store at `path`, opened read-only once per
-    worker thread."""
+def compare_stored(job: tuple) -> tuple[int, list[tuple], list[str], int]:
+    """A worker's unit of `scan`, (path, pairs, options[, earlier]): `_compare_in` the store at
+    `path`, opened read-only once per worker thread."""
     from .store import Store
 
-    path, pairs, options = job
+    path, pairs, options = job[:3]
+    earlier = job[3] if len(job) > 3 else None
     key = (path, threading.get_ident())
     store = _READERS.get(key)
     if store is None:
         store = _READERS[key] = Store(path, readonly=True, timeout=options.store.busy_timeout)
-    return _compare_in(store, pairs, options)
+    return _compare_in(store, pairs, options, earlier)
 
 
 def _run(store, jobs: Iterator[tuple], workers: int, on_result: Callable[[tuple], None],
@@ -280,8 +340,8 @@ def _run(store, jobs: Iterator[tuple], workers: int, on_result: Callable[[tuple]
         _submit_all(executor, jobs, 2 * max(workers, 1), on_result)
         return
     if workers <= 1:
-        for _, pairs, options in jobs:
-            on_result(_compare_in(store, pairs, options))
+        for _, pairs, options, earlier in jobs:
+            on_result(_compare_in(store, pairs, options, earlier))
         return
     # spawn, not fork: the parent holds threads (encoder, usearch) that fork would copy mid-flight.
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=worker_started) as pool:
@@ -380,11 +440,12 @@ def _scan_store(store, options: Options, progress: Progress, since: str, until: 
             tick = progress(len(pairs), "pairs aligned")
 
             def on_result(result: tuple) -> None:
-                compared, rows, errors = result
+                compared, rows, errors, left_out = result
                 report.compared += compared
+                report.explained += left_out
                 report.pairs_found += store.save_pair_rows(rows) if rows else 0
                 report.errors.extend(errors)
-                tick(compared)
+                tick(compared + left_out)
 
             workers = workers or options.scan.workers or os.cpu_count() or 1
             jobs = max(1, len(pairs) // max(options.scan.batch, 1))

@@ -155,6 +155,12 @@ class ScanOptions:
     batch: int = 256  # candidate pairs per work unit sent to a process (neighbouring pairs kept together)
     window_days: float = 0.0  # > 0: only pairs published at most this many days apart are compared
     candidates: int = 12  # most candidates per article aligned in full
+    # Pairs left out: two articles whose shared text is all in articles published before both
+    # (candidates of both) are two copies of those, not one the other's rewrite (`attribute.explained`).
+    explained: bool = True  # leave such pairs out (False: align every candidate pair)
+    explained_least: int = 10  # ... when they share at least this many word 3-grams (fewer: align them)
+    explained_slack: int = 3  # ... and at most this many of those are in none of the earlier articles
+    explainers: int = 4  # earlier articles checked per pair, earliest first
 
 
 @dataclass(frozen=True)
