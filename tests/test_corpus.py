@@ -392,11 +392,15 @@ def test_the_articles_that_may_explain_a_pair_are_linked_to_both_and_published_b
     pairs = [("a", "b"), ("a", "w"), ("b", "w"), ("a", "v"), ("b", "v"), ("a", "s"), ("b", "s"),
              ("a", "u"), ("b", "u"), ("a", "x")]
     when = {"a": day(5), "b": day(6), "w": day(2), "v": day(1), "s": day(5), "u": None, "x": day(1)}
-    found = _earlier([("a", "b")], _neighbours(pairs), when, most=4)
+    graphs = (_neighbours(pairs),)
+    found = _earlier([("a", "b")], graphs, when, most=4)
     # s is as old as a (not before both), u is undated, x is linked to a only; v before w
     assert found == {("a", "b"): ("v", "w")}
-    assert _earlier([("a", "b")], _neighbours(pairs), when, most=1) == {("a", "b"): ("v",)}
-    assert _earlier([("a", "u")], _neighbours(pairs), when, most=4) == {}  # an undated article: align
+    assert _earlier([("a", "b")], graphs, when, most=1) == {("a", "b"): ("v",)}
+    assert _earlier([("a", "u")], graphs, when, most=4) == {}  # an undated article: align
+    # a stored pair links x to b too: x then explains, as the earliest
+    both = (_neighbours(pairs), _neighbours([("x", "b")]))
+    assert _earlier([("a", "b")], both, when, most=4) == {("a", "b"): ("v", "x", "w")}
 
 
 def test_the_scan_settings_hash_follows_whether_explained_pairs_are_left_out():
@@ -405,3 +409,15 @@ def test_the_scan_settings_hash_follows_whether_explained_pairs_are_left_out():
     off = replace(LEXICAL, scan=replace(LEXICAL.scan, explained=False))
     assert options_hash(off) != options_hash(LEXICAL)
     assert options_hash(replace(off, scan=replace(off.scan, explained_slack=9))) == options_hash(off)
+
+
+def test_a_copy_added_later_is_not_aligned_with_the_stored_copy_of_the_same_story(tmp_path):
+    """The earlier copy's pair with the story is stored, not a candidate now: stored pairs link too."""
+    wire, first, second = _copies(extra_in_both=False)
+    with Store(tmp_path / "s.db") as store:
+        _add(store, [wire, first], LEXICAL, tmp_path)
+        assert scan(store, LEXICAL, workers=1).pairs_found == 1
+        _add(store, [second], LEXICAL, tmp_path)
+        report = scan(store, LEXICAL, workers=1)
+    assert (report.compared, report.explained) == (1, 1)
+    assert _pairs_of(tmp_path / "s.db") == {frozenset(("wire", "copy_a")), frozenset(("wire", "copy_b"))}

@@ -224,43 +224,44 @@ def _jobs(store, pairs: list[tuple[str, str]], options: Options) -> Iterator[tup
     """Work units of `scan.batch` pairs each: (store path, pairs, options, earlier articles by
     pair: `_earlier`). Workers read the articles themselves (SQLite readers run beside the
     writer), so the parent only writes."""
-    neighbours = linked = _neighbours(pairs)
-    when: dict[str, datetime | None] = {}
+    neighbours = _neighbours(pairs)
+    graphs, when = (neighbours,), {}
     if options.scan.explained and options.scan.explainers > 0:
         known = _State(store.path, options.store.busy_timeout)
         try:  # pairs stored by earlier scans link articles too
-            stored = list(known.stored_pairs())
+            stored = _neighbours(known.stored_pairs())
         finally:
             known.close()
-        linked = _neighbours(stored, neighbours) if stored else neighbours
-        when = {i: _when(published or "") for _, i, _, published in store.catalog() if i in linked}
+        graphs = (neighbours, stored) if stored else graphs
+        when = {i: _when(published or "") for _, i, _, published in store.catalog()
+                if i in neighbours or i in stored}
     for batch in _batches(pairs, options.scan.batch, neighbours):
-        earlier = _earlier(batch, linked, when, options.scan.explainers) if when else {}
+        earlier = _earlier(batch, graphs, when, options.scan.explainers) if when else {}
         yield str(store.path), batch, options, earlier
 
 
-def _neighbours(pairs: Iterable[tuple[str, str]],
-                into: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
-    """Each article's partners in `pairs` (added to a copy of `into`, when given)."""
-    out: dict[str, list[str]] = defaultdict(list, {k: list(v) for k, v in (into or {}).items()})
+def _neighbours(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """Each article's partners in `pairs`."""
+    out: dict[str, list[str]] = defaultdict(list)
     for a, b in pairs:
         out[a].append(b)
         out[b].append(a)
     return out
 
 
-def _earlier(pairs: list[tuple[str, str]], neighbours: dict[str, list[str]],
+def _earlier(pairs: list[tuple[str, str]], graphs: tuple[dict[str, list[str]], ...],
              when: dict[str, datetime | None], most: int) -> dict[tuple[str, str], tuple[str, ...]]:
-    """For each pair, the articles linked to both (`neighbours`) and published strictly before
-    both, earliest first and at most `most`: what may hold all the text the two share. Pairs
-    with an undated article, or with none such, are left out: they are aligned."""
+    """For each pair, the articles linked to both (in any of `graphs`, `_neighbours` of the
+    candidates and of the stored pairs) and published strictly before both, earliest first and
+    at most `most`: what may hold all the text the two share. Pairs with an undated article, or
+    with none such, are left out: they are aligned."""
     out = {}
     for a, b in pairs:
         wa, wb = when.get(a), when.get(b)
         if wa is None or wb is None:
             continue
         first = min(wa, wb)
-        common = set(neighbours.get(a, ())).intersection(neighbours.get(b, ()))
+        common = {c for g in graphs for c in g.get(a, ())}.intersection([c for g in graphs for c in g.get(b, ())])
         before = sorted((w, c) for c in common if (w := when.get(c)) is not None and w < first)
         if before:
             out[(a, b)] = tuple(c for _, c in before[:most])
