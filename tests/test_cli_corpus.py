@@ -282,3 +282,19 @@ def test_eval_knows_the_corpus_sets(tmp_path):
         evaluate("nothing", tmp_path)
     result = run("eval", "helsinki", "--data", tmp_path)
     assert result.exit_code == 2 and "Helsinki" in result.stderr
+
+
+def test_scan_leaves_out_two_copies_of_an_earlier_story_unless_told_to_align_every_pair(tmp_path):
+    wire = (EXAMPLES / "wire_original.txt").read_text(encoding="utf-8")
+    rows = [("wire", wire, "2024-03-12T08:00:00"), ("copy_a", wire, "2024-03-12T11:00:00"),
+            ("copy_b", wire + "\n\nRead more on our site.\n", "2024-03-13")]
+    path = tmp_path / "copies.jsonl"
+    path.write_text("".join(json.dumps({"id": i, "text": t, "published": p}) + "\n" for i, t, p in rows), encoding="utf-8")
+    for flags, explained in (([], 1), (["--all-pairs"], 0)):
+        store = tmp_path / f"all{len(flags)}.db"
+        assert run("add", path, "--db", store).exit_code == 0
+        result = run("scan", "--db", store, *flags)
+        assert result.exit_code == 0, result.output
+        assert bool(re.search(r"\(1 more left\s+out", result.stdout)) == bool(explained), result.stdout
+        report = json.loads(run("scan", "--db", store, "--json", *flags).stdout)
+        assert (report["compared"], report["explained"]) == (0, 0)  # nothing new: a rescan does nothing
