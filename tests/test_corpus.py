@@ -388,19 +388,21 @@ def test_the_articles_that_may_explain_a_pair_are_linked_to_both_and_published_b
 
     from wiretrace.corpus import _earlier, _neighbours
 
-    day = lambda d: datetime(2024, 5, d)  # noqa: E731
+    day = lambda d, hour=None: (datetime(2024, 5, d, hour or 0), hour is not None)  # noqa: E731
     pairs = [("a", "b"), ("a", "w"), ("b", "w"), ("a", "v"), ("b", "v"), ("a", "s"), ("b", "s"),
-             ("a", "u"), ("b", "u"), ("a", "x")]
-    when = {"a": day(5), "b": day(6), "w": day(2), "v": day(1), "s": day(5), "u": None, "x": day(1)}
+             ("a", "u"), ("b", "u"), ("a", "x"), ("a", "t"), ("b", "t")]
+    # t: the same day as a, but a date alone (it may have come out after a): not surely before
+    when = {"a": day(5, 9), "b": day(6), "w": day(2), "v": day(1, 7), "s": day(5, 9), "u": None, "x": day(1),
+            "t": day(5)}
     graphs = (_neighbours(pairs),)
     found = _earlier([("a", "b")], graphs, when, most=4)
     # s is as old as a (not before both), u is undated, x is linked to a only; v before w
     assert found == {("a", "b"): ("v", "w")}
     assert _earlier([("a", "b")], graphs, when, most=1) == {("a", "b"): ("v",)}
     assert _earlier([("a", "u")], graphs, when, most=4) == {}  # an undated article: align
-    # a stored pair links x to b too: x then explains, as the earliest
+    # a stored pair links x to b too: x then explains (its day sorts as its first moment)
     both = (_neighbours(pairs), _neighbours([("x", "b")]))
-    assert _earlier([("a", "b")], both, when, most=4) == {("a", "b"): ("v", "x", "w")}
+    assert _earlier([("a", "b")], both, when, most=4) == {("a", "b"): ("x", "v", "w")}
 
 
 def test_the_scan_settings_hash_follows_whether_explained_pairs_are_left_out():

@@ -233,7 +233,7 @@ def _jobs(store, pairs: list[tuple[str, str]], options: Options) -> Iterator[tup
         finally:
             known.close()
         graphs = (neighbours, stored) if stored else graphs
-        when = {i: _when(published or "") for _, i, _, published in store.catalog()
+        when = {i: _moment(published or "") for _, i, _, published in store.catalog()
                 if i in neighbours or i in stored}
     for batch in _batches(pairs, options.scan.batch, neighbours):
         earlier = _earlier(batch, graphs, when, options.scan.explainers) if when else {}
@@ -249,20 +249,31 @@ def _neighbours(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     return out
 
 
+def _moment(published: str) -> tuple[datetime, bool] | None:
+    """When an article was published, and whether the time of day is known (not a date alone)."""
+    when = _when(published)
+    return None if when is None else (when, len(published.strip()) > 10)
+
+
+def _before(x: tuple[datetime, bool], y: tuple[datetime, bool]) -> bool:
+    """Was `x` surely published before `y`? A date alone is a whole day: only an earlier day is."""
+    return x[0] < y[0] if x[1] and y[1] else x[0].date() < y[0].date()
+
+
 def _earlier(pairs: list[tuple[str, str]], graphs: tuple[dict[str, list[str]], ...],
-             when: dict[str, datetime | None], most: int) -> dict[tuple[str, str], tuple[str, ...]]:
+             when: dict[str, tuple[datetime, bool] | None], most: int) -> dict[tuple[str, str], tuple[str, ...]]:
     """For each pair, the articles linked to both (in any of `graphs`, `_neighbours` of the
-    candidates and of the stored pairs) and published strictly before both, earliest first and
-    at most `most`: what may hold all the text the two share. Pairs with an undated article, or
-    with none such, are left out: they are aligned."""
+    candidates and of the stored pairs) and surely published before both (`_moment`s, by
+    `_before`), earliest first and at most `most`: what may hold all the text the two share.
+    Pairs with an undated article, or with none such, are left out: they are aligned."""
     out = {}
     for a, b in pairs:
         wa, wb = when.get(a), when.get(b)
         if wa is None or wb is None:
             continue
-        first = min(wa, wb)
         common = {c for g in graphs for c in g.get(a, ())}.intersection([c for g in graphs for c in g.get(b, ())])
-        before = sorted((w, c) for c in common if (w := when.get(c)) is not None and w < first)
+        before = sorted((w[0], c) for c in common
+                        if (w := when.get(c)) is not None and _before(w, wa) and _before(w, wb))
         if before:
             out[(a, b)] = tuple(c for _, c in before[:most])
     return out
