@@ -309,20 +309,20 @@ def _compare_in(store, pairs: list[tuple[str, str]], options: Options,
     as explained)."""
     from .store import pair_row
 
-    earlier = earlier if options.scan.explained else {}
+    earlier = earlier or {}  # empty unless `scan.explained` (`_jobs`)
     docs, missing = {}, []
     for i in sorted({i for pair in pairs for i in pair}):
         try:
             docs[i] = (store.get_document(i), store.vectors(i))
         except WiretraceError as exc:
             missing.append(f"{i}: {exc}")
-    for i in sorted({c for cs in (earlier or {}).values() for c in cs} - docs.keys()):
+    for i in sorted({c for cs in earlier.values() for c in cs} - docs.keys()):
         try:
             docs[i] = (store.get_document(i), None)
         except WiretraceError:
             pass
     kept = [p for p in pairs if p[0] in docs and p[1] in docs]
-    compared, found, errors, left_out = compare_batch((kept, docs, options, earlier or {}))
+    compared, found, errors, left_out = compare_batch((kept, docs, options, earlier))
     return compared + len(pairs) - len(kept), [pair_row(c, texts=False) for c in found], missing + errors, left_out
 
 
