@@ -277,6 +277,20 @@ def test_a_paraphrased_rewrite_drops_a_sentence_that_is_all_parenthesis():
         assert out and all(s.strip() for s in out)
 
 
+class _AlwaysDrop(random.Random):
+    """Every draw is 0: each sentence a paraphrase may drop is dropped."""
+
+    def random(self):
+        return 0.0
+
+
+def test_a_paraphrased_rewrite_never_drops_every_sentence():
+    body = [f"The council voted {n} times on the new budget for the district schools." for n in range(6)]
+    out = synth.rewrite("paraphrased", body, _AlwaysDrop(1))
+    assert len(out) == 1 and "budget" in out[0] and out[0] != body[-1]
+    assert synth.rewrite("paraphrased", ["(AP Photo)"] * 5, random.Random(2)) == ["(AP Photo)"] * 5
+
+
 def test_eval_knows_the_corpus_sets(tmp_path):
     with pytest.raises(InputError, match="ecbplus"):
         evaluate("nothing", tmp_path)
