@@ -12,6 +12,7 @@ does not fit the machine; it reads only the pairs' id columns, not their stored 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections import defaultdict
@@ -20,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from corpus_bench import load_truth, planted, precision, recall_by_kind  # noqa: E402
+from corpus_bench import planted, precision, recall_by_kind  # noqa: E402
 
 from wiretrace.corpus_eval import adjusted_rand, bcubed  # noqa: E402
 from wiretrace.store import Store  # noqa: E402
@@ -33,7 +34,7 @@ def main() -> None:
     parser.add_argument("truth", type=Path, help="the corpus's truth.jsonl (wiretrace synth)")
     args = parser.parse_args()
     t0 = time.perf_counter()
-    truth = load_truth(args.truth.parent)  # truth.jsonl sits in the corpus folder
+    truth = {r["id"]: r for r in map(json.loads, args.truth.read_text("utf-8").splitlines())}
     with Store(args.db, readonly=True) as store:
         directed = {(p.derived, p.source) for p in store.iter_pair_summaries() if p.verdict != "independent"}
         stories = store.story_assignments()
